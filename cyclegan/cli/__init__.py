@@ -1,0 +1,1 @@
+"""Thin argparse front ends: each builds a config and calls the library."""

@@ -1,0 +1,102 @@
+"""Every setting of a run, in one place, as plain dataclasses.
+
+The CLI builds a ``Config`` from its flags; a notebook builds one directly:
+
+    from cyclegan import Config, train
+    cfg = Config()
+    cfg.data.domainA, cfg.data.domainB = "forest", "abstract"
+    train(cfg)
+
+Field names follow the reference implementation's option names (``lambda_A``, ``netG``,
+``n_epochs_decay``) so that users and saved configs speak one language.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    netG: str = "resnet_9blocks"
+    netD: str = "basic"
+    n_layers_D: int = 3
+    ngf: int = 64
+    ndf: int = 64
+    norm: str = "instance"
+    init_type: str = "normal"
+    init_gain: float = 0.02
+    use_dropout: bool = False        # the CycleGAN model runs its generators without dropout
+    input_nc: int = 3
+    output_nc: int = 3
+
+
+@dataclass
+class DataConfig:
+    domainA: str | None = None
+    domainB: str | None = None
+    dataroot: str | None = None      # reference layout: trainA/ trainB/ testA/ testB/
+    datasets_dir: str | None = None  # where domain names resolve; default $CYCLEGAN_DATASETS or ./datasets
+    preprocess: str = "resize_and_crop"
+    load_size: int = 286
+    crop_size: int = 256
+    no_flip: bool = False
+    serial_batches: bool = False
+    batch_size: int = 1
+    num_threads: int = 4
+
+
+@dataclass
+class TrainConfig:
+    name: str | None = None          # default: <domainA>2<domainB>
+    checkpoints_dir: str = "checkpoints"
+    gan_mode: str = "lsgan"
+    lambda_A: float = 10.0
+    lambda_B: float = 10.0
+    lambda_identity: float = 0.5
+    pool_size: int = 50
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    epoch_count: int = 1
+    max_steps: int | None = None
+    save_latest_freq: int = 5000     # iterations
+    save_epoch_freq: int = 5         # epochs
+    print_freq: int = 100            # iterations between loss-log lines
+    continue_train: bool = False
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Config":
+        """Rebuild from ``to_dict`` output; keys this version does not know are ignored."""
+        def build(kind, values):
+            known = {f.name for f in dataclasses.fields(kind)}
+            return kind(**{k: v for k, v in (values or {}).items() if k in known})
+        return cls(model=build(ModelConfig, data.get("model")),
+                   data=build(DataConfig, data.get("data")),
+                   train=build(TrainConfig, data.get("train")))
+
+    def save_json(self, path: Path) -> None:
+        from .checkpoint import atomic_write_bytes
+        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+
+    @classmethod
+    def load_json(cls, path: Path) -> "Config":
+        return cls.from_dict(json.loads(Path(path).read_text()))

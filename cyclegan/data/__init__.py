@@ -1,0 +1,49 @@
+"""Data: domain resolution, image decoding, preprocessing and the unaligned dataset."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..config import DataConfig
+from ..errors import UserError
+from .domains import Domain, resolve_dataroot, resolve_domain, train_images
+from .images import readable_images
+from .transforms import Preprocess
+from .unaligned import UnalignedDataset, batches_per_epoch, epoch_loader
+
+
+@dataclass
+class TrainingData:
+    domain_A: Domain
+    domain_B: Domain
+    dataset: UnalignedDataset
+
+
+def resolve_domains(data: DataConfig) -> tuple[Domain, Domain]:
+    if data.dataroot:
+        if data.domainA or data.domainB:
+            raise UserError("use either --dataroot or --domainA/--domainB, not both")
+        return resolve_dataroot(data.dataroot)
+    if not (data.domainA and data.domainB):
+        raise UserError("name both domains: --domainA NAME --domainB NAME (or --dataroot DIR, or --demo)")
+    return (resolve_domain(data.domainA, data.datasets_dir, "--domainA"),
+            resolve_domain(data.domainB, data.datasets_dir, "--domainB"))
+
+
+def load_training_data(data: DataConfig) -> TrainingData:
+    preprocess = Preprocess(data.preprocess, data.load_size, data.crop_size, flip=not data.no_flip)
+    domain_A, domain_B = resolve_domains(data)
+    sides = []
+    for domain, option in ((domain_A, "--domainA"), (domain_B, "--domainB")):
+        paths = readable_images(train_images(domain, option), f"{option} {domain.train_dir}")
+        if not paths:
+            raise UserError(f"{option}: none of the images in {domain.train_dir} can be read; "
+                            "add .jpg/.png files that open in an image viewer")
+        sides.append(paths)
+    if data.batch_size < 1:
+        raise UserError(f"--batch_size {data.batch_size} must be at least 1")
+    dataset = UnalignedDataset(sides[0], sides[1], preprocess, serial_batches=data.serial_batches)
+    return TrainingData(domain_A, domain_B, dataset)
+
+
+__all__ = ["TrainingData", "load_training_data", "resolve_domains", "Preprocess", "UnalignedDataset",
+           "epoch_loader", "batches_per_epoch"]

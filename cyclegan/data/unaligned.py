@@ -1,0 +1,110 @@
+"""Unpaired data: every A image once per epoch, each with a uniformly random B image.
+
+The sampler hands the dataset ``(index, seed)`` pairs. The seed is a pure function of
+(run seed, epoch, position in the epoch), and the dataset draws B's index, the crops and the
+flips from it, so the data a step sees depends neither on worker processes nor on whether
+the run was stopped and resumed in between.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+
+from .images import load_rgb
+from .transforms import Preprocess
+
+
+# What a derived seed is for, so that the streams never coincide.
+ITEM, ORDER, LOADER = 0, 1, 2
+
+
+def item_seed(seed: int, epoch: int, position: int, purpose: int = ITEM) -> int:
+    return int(np.random.SeedSequence([seed, epoch, purpose, position]).generate_state(1)[0])
+
+
+class UnalignedDataset(Dataset):
+    """Length max(|A|, |B|); item i is A[i mod |A|] with a random (or, serially, i mod |B|) B."""
+
+    def __init__(self, paths_A: list[Path], paths_B: list[Path], preprocess: Preprocess,
+                 serial_batches: bool = False):
+        self.paths_A, self.paths_B = list(paths_A), list(paths_B)
+        self.preprocess = preprocess
+        self.serial_batches = serial_batches
+
+    def __len__(self) -> int:
+        return max(len(self.paths_A), len(self.paths_B))
+
+    def __getitem__(self, key: tuple[int, int]) -> dict:
+        index, seed = key
+        rng = np.random.default_rng(seed)
+        index_A = index % len(self.paths_A)
+        index_B = index % len(self.paths_B) if self.serial_batches else int(rng.integers(len(self.paths_B)))
+        image_A, path_A = self._load(self.paths_A, index_A)
+        image_B, path_B = self._load(self.paths_B, index_B)
+        return {"A": self.preprocess(image_A, rng), "B": self.preprocess(image_B, rng),
+                "A_paths": str(path_A), "B_paths": str(path_B)}
+
+    @staticmethod
+    def _load(paths: list[Path], index: int):
+        """Decode paths[index]; a file that passed the header check but fails to decode is
+        replaced by the next one, so one bad file cannot stop a long run."""
+        for offset in range(len(paths)):
+            path = paths[(index + offset) % len(paths)]
+            try:
+                return load_rgb(path), path
+            except Exception as exc:  # Pillow raises many types for truncated data
+                warnings.warn(f"cannot decode {path} ({exc}); using another image instead")
+        raise RuntimeError("no image of this domain can be decoded")
+
+
+class EpochSampler(Sampler):
+    """Yields (index, seed) for one epoch, shuffled per epoch unless ``shuffle`` is False.
+
+    ``start`` skips positions already trained on (resume mid-epoch); ``rank``/``world_size``
+    give each process a disjoint shard of the order (padded to equal length, like
+    DistributedSampler).
+    """
+
+    def __init__(self, length: int, seed: int, epoch: int, shuffle: bool = True, start: int = 0,
+                 rank: int = 0, world_size: int = 1):
+        self.length, self.seed, self.epoch, self.shuffle = length, seed, epoch, shuffle
+        self.start, self.rank, self.world_size = start, rank, world_size
+
+    def order(self) -> list[int]:
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(item_seed(self.seed, self.epoch, 0, ORDER))
+            order = torch.randperm(self.length, generator=generator).tolist()
+        else:
+            order = list(range(self.length))
+        per_rank = math.ceil(self.length / self.world_size)
+        order += order[: per_rank * self.world_size - self.length]
+        return order[self.rank::self.world_size]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        for position, index in enumerate(self.order()):
+            if position >= self.start:
+                yield index, item_seed(self.seed, self.epoch, position * self.world_size + self.rank)
+
+    def __len__(self) -> int:
+        return max(0, math.ceil(self.length / self.world_size) - self.start)
+
+
+def epoch_loader(dataset: UnalignedDataset, *, batch_size: int, seed: int, epoch: int,
+                 shuffle: bool, start_batch: int = 0, num_workers: int = 0,
+                 rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> DataLoader:
+    sampler = EpochSampler(len(dataset), seed, epoch, shuffle, start_batch * batch_size, rank, world_size)
+    # A private generator: otherwise creating the loader draws from torch's global RNG, and a
+    # resumed run (which creates one more loader) would see different dropout/penalty noise.
+    generator = torch.Generator().manual_seed(item_seed(seed, epoch, 0, LOADER))
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
+                      pin_memory=pin_memory, generator=generator)
+
+
+def batches_per_epoch(dataset_length: int, batch_size: int, world_size: int = 1) -> int:
+    return math.ceil(math.ceil(dataset_length / world_size) / batch_size)

@@ -1,0 +1,58 @@
+"""Networks by name: one factory for the CLI, checkpoints and tests.
+
+    G = create_generator("resnet_9blocks", ngf=64, norm="instance")
+    D = create_discriminator("basic", ndf=64, n_layers=3)
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from torch import nn
+
+from ..errors import UserError
+from .discriminator import NLayerDiscriminator, PixelDiscriminator
+from .generator import ResnetBlock, ResnetGenerator
+from .init import INIT_TYPES, init_weights
+from .norms import get_norm_layer
+
+# Every constructor takes the same keyword arguments, so callers never branch on the name.
+GENERATORS: dict[str, Callable[..., nn.Module]] = {
+    "resnet_9blocks": lambda input_nc, output_nc, ngf, norm, use_dropout: ResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=9, norm=norm, use_dropout=use_dropout),
+    "resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout: ResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout),
+}
+
+# "basic" is the 70x70 PatchGAN at the default n_layers=3; "n_layers" is the reference's
+# spelling for the same network at another depth.
+DISCRIMINATORS: dict[str, Callable[..., nn.Module]] = {
+    "basic": lambda input_nc, ndf, n_layers, norm: NLayerDiscriminator(input_nc, ndf, n_layers, norm),
+    "n_layers": lambda input_nc, ndf, n_layers, norm: NLayerDiscriminator(input_nc, ndf, n_layers, norm),
+    "pixel": lambda input_nc, ndf, n_layers, norm: PixelDiscriminator(input_nc, ndf, norm),
+}
+
+
+def _lookup(table: dict, name: str, option: str):
+    try:
+        return table[name]
+    except KeyError:
+        raise UserError(f"{option} {name!r} is not known; use one of {', '.join(table)}") from None
+
+
+def create_generator(name: str = "resnet_9blocks", *, input_nc: int = 3, output_nc: int = 3,
+                     ngf: int = 64, norm: str = "instance", use_dropout: bool = False) -> nn.Module:
+    build = _lookup(GENERATORS, name, "--netG")
+    return build(input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout)
+
+
+def create_discriminator(name: str = "basic", *, input_nc: int = 3, ndf: int = 64,
+                         n_layers: int = 3, norm: str = "instance") -> nn.Module:
+    build = _lookup(DISCRIMINATORS, name, "--netD")
+    return build(input_nc, ndf, n_layers, get_norm_layer(norm))
+
+
+__all__ = [
+    "GENERATORS", "DISCRIMINATORS", "INIT_TYPES", "create_generator", "create_discriminator",
+    "init_weights", "get_norm_layer", "ResnetGenerator", "ResnetBlock", "NLayerDiscriminator",
+    "PixelDiscriminator",
+]

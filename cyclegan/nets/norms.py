@@ -1,0 +1,40 @@
+"""Normalisation layers by name, and the conv-bias rule that goes with them."""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from torch import nn
+
+from ..errors import UserError
+
+NormFactory = Callable[[int], nn.Module]
+
+
+def _identity(num_features: int) -> nn.Module:
+    return nn.Identity()
+
+
+def get_norm_layer(name: str) -> NormFactory:
+    """instance: no affine, no running stats (the CycleGAN default); batch: affine + running stats."""
+    if name == "instance":
+        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+    if name == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+    if name == "none":
+        return _identity
+    raise UserError(f"--norm {name!r} is not known; use instance, batch or none")
+
+
+def conv_bias_for(norm: NormFactory) -> bool:
+    """Convs before a norm carry a bias only when the norm has no shift of its own.
+
+    Batch norm's affine beta makes a conv bias redundant; instance norm here has no affine
+    parameters, so the bias stays (this is also what fixes the reference's key names).
+    With no norm at all the bias is kept too (the reference drops it there, which only
+    costs capacity).
+    """
+    if norm is _identity:
+        return True
+    func = norm.func if isinstance(norm, functools.partial) else norm
+    return func is nn.InstanceNorm2d

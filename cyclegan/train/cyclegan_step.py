@@ -1,0 +1,157 @@
+"""The CycleGAN model and one training step, in the reference's order.
+
+Conventions (as in the paper and the reference): G_A maps A -> B and D_A judges B;
+G_B maps B -> A and D_B judges A.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..config import Config
+from ..losses import GANLoss, gradient_penalty
+from ..nets import create_discriminator, create_generator, init_weights
+from ..pool import ImagePool
+
+LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+
+
+def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
+    m = cfg.model
+    make = lambda in_nc, out_nc: create_generator(m.netG, input_nc=in_nc, output_nc=out_nc, ngf=m.ngf,
+                                                  norm=m.norm, use_dropout=m.use_dropout)
+    return make(m.input_nc, m.output_nc), make(m.output_nc, m.input_nc)
+
+
+def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
+    m = cfg.model
+    make = lambda in_nc: create_discriminator(m.netD, input_nc=in_nc, ndf=m.ndf, n_layers=m.n_layers_D,
+                                              norm=m.norm)
+    return make(m.output_nc), make(m.input_nc)
+
+
+def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(requires_grad)
+
+
+@dataclass
+class Visuals:
+    """The images of the last step, for dashboards and reports."""
+    real_A: Tensor
+    fake_B: Tensor
+    rec_A: Tensor
+    idt_B: Tensor | None
+    real_B: Tensor
+    fake_A: Tensor
+    rec_B: Tensor
+    idt_A: Tensor | None
+
+
+class CycleGAN:
+    """Four networks, two optimisers, two history pools, and ``train_step``."""
+
+    def __init__(self, cfg: Config, device: torch.device):
+        t = cfg.train
+        self.cfg, self.device = cfg, device
+        # Seed once here so that the four networks' initial weights depend only on --seed.
+        torch.manual_seed(t.seed)
+        self.G_A, self.G_B = build_generators(cfg)
+        self.D_A, self.D_B = build_discriminators(cfg)
+        for net in self.nets.values():
+            init_weights(net, cfg.model.init_type, cfg.model.init_gain).to(device)
+        self.criterion_gan = GANLoss(t.gan_mode)
+        betas = (t.beta1, t.beta2)
+        self.optimizer_G = torch.optim.Adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()),
+                                            lr=t.lr, betas=betas)
+        self.optimizer_D = torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()),
+                                            lr=t.lr, betas=betas)
+        self.fake_A_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 1)
+        self.fake_B_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 2)
+        self.visuals: Visuals | None = None
+
+    @property
+    def nets(self) -> dict[str, nn.Module]:
+        return {"G_A": self.G_A, "G_B": self.G_B, "D_A": self.D_A, "D_B": self.D_B}
+
+    @property
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {"G": self.optimizer_G, "D": self.optimizer_D}
+
+    def set_learning_rate(self, lr: float) -> None:
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+
+    def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
+        """One iteration: update G_A and G_B together, then D_A and D_B. Returns the losses."""
+        t = self.cfg.train
+        real_A = real_A.to(self.device, non_blocking=True)
+        real_B = real_B.to(self.device, non_blocking=True)
+        for net in self.nets.values():
+            net.train()
+
+        fake_B = self.G_A(real_A)   # G_A(A)
+        rec_A = self.G_B(fake_B)    # G_B(G_A(A))
+        fake_A = self.G_B(real_B)   # G_B(B)
+        rec_B = self.G_A(fake_A)    # G_A(G_B(B))
+
+        # Generators, with the discriminators frozen so no gradient is spent on them.
+        set_requires_grad([self.D_A, self.D_B], False)
+        self.optimizer_G.zero_grad(set_to_none=True)
+        losses: dict[str, Tensor] = {}
+        idt_A = idt_B = None
+        if t.lambda_identity > 0:
+            idt_A = self.G_A(real_B)  # G_A should leave images that are already B alone
+            idt_B = self.G_B(real_A)
+            losses["idt_A"] = F.l1_loss(idt_A, real_B) * t.lambda_B * t.lambda_identity
+            losses["idt_B"] = F.l1_loss(idt_B, real_A) * t.lambda_A * t.lambda_identity
+        losses["G_A"] = self.criterion_gan(self.D_A(fake_B), True)
+        losses["G_B"] = self.criterion_gan(self.D_B(fake_A), True)
+        losses["cycle_A"] = F.l1_loss(rec_A, real_A) * t.lambda_A
+        losses["cycle_B"] = F.l1_loss(rec_B, real_B) * t.lambda_B
+        sum(losses.values()).backward()
+        self.optimizer_G.step()
+
+        # Discriminators: real vs a fake drawn from the history pool, loss halved.
+        set_requires_grad([self.D_A, self.D_B], True)
+        self.optimizer_D.zero_grad(set_to_none=True)
+        losses["D_A"] = self._discriminator_loss(self.D_A, real_B, self.fake_B_pool.query(fake_B))
+        losses["D_B"] = self._discriminator_loss(self.D_B, real_A, self.fake_A_pool.query(fake_A))
+        (losses["D_A"] + losses["D_B"]).backward()
+        self.optimizer_D.step()
+
+        self.visuals = Visuals(real_A.detach(), fake_B.detach(), rec_A.detach(),
+                               None if idt_B is None else idt_B.detach(), real_B.detach(),
+                               fake_A.detach(), rec_B.detach(), None if idt_A is None else idt_A.detach())
+        return {name: float(losses[name].detach()) for name in LOSS_NAMES if name in losses}
+
+    def _discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
+        fake = fake.detach()
+        loss = 0.5 * (self.criterion_gan(D(real), True) + self.criterion_gan(D(fake), False))
+        if self.cfg.train.gan_mode == "wgangp":
+            loss = loss + gradient_penalty(D, real, fake)
+        return loss
+
+    # -- training state --------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        from ..checkpoint import bare_state_dict
+        return {
+            "nets": {name: bare_state_dict(net) for name, net in self.nets.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "pools": {"fake_A": self.fake_A_pool.state_dict(), "fake_B": self.fake_B_pool.state_dict()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        from ..checkpoint import unwrap
+        for name, net in self.nets.items():
+            unwrap(net).load_state_dict(state["nets"][name])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.fake_A_pool.load_state_dict(state["pools"]["fake_A"], self.device)
+        self.fake_B_pool.load_state_dict(state["pools"]["fake_B"], self.device)

@@ -1,0 +1,194 @@
+"""``train(config)``: the CycleGAN training loop, read top to bottom.
+
+Per epoch: set the learning rate, run the steps, log the losses, save. A full training state
+is saved every --save_latest_freq iterations, at each epoch end, at --max-steps and on
+Ctrl-C, so a run that stops for any reason resumes where it stopped (--continue_train).
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, load_torch_file, save_networks
+from ..config import Config
+from ..data import batches_per_epoch, epoch_loader, load_training_data
+from ..device import resolve_device
+from ..errors import UserError
+from .cyclegan_step import CycleGAN
+from .loss_log import LOG_FILE, LossLog
+from .rng import capture_rng_state, restore_rng_state
+
+
+def learning_rate(cfg: Config, epoch: int) -> float:
+    """Constant for n_epochs, then linear decay (the reference's 'linear' policy, per epoch)."""
+    t = cfg.train
+    return t.lr * (1.0 - max(0, epoch - t.n_epochs) / float(t.n_epochs_decay + 1))
+
+
+@dataclass
+class Progress:
+    """Where the run stands: the next step to run is batch ``batch`` of epoch ``epoch``."""
+    epoch: int
+    batch: int
+    step: int
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    epoch: int
+    interrupted: bool
+    last_losses: dict
+    seconds: float
+
+
+def run_name(cfg: Config) -> str:
+    if cfg.train.name:
+        return cfg.train.name
+    d = cfg.data
+    if d.dataroot:
+        return Path(d.dataroot).expanduser().resolve().name
+    return f"{Path(d.domainA or 'A').name}2{Path(d.domainB or 'B').name}"
+
+
+def validate(cfg: Config) -> None:
+    t = cfg.train
+    checks = [
+        (t.n_epochs >= 0 and t.n_epochs_decay >= 0, "--n_epochs and --n_epochs_decay must be >= 0"),
+        (t.n_epochs + t.n_epochs_decay >= 1, "--n_epochs plus --n_epochs_decay must be at least 1"),
+        (t.max_steps is None or t.max_steps >= 1, "--max-steps must be at least 1"),
+        (t.save_latest_freq >= 1 and t.save_epoch_freq >= 1, "--save_latest_freq and --save_epoch_freq must be >= 1"),
+        (t.print_freq >= 1, "--print_freq must be at least 1"),
+        (t.lr > 0, "--lr must be positive"),
+        (t.pool_size >= 0, "--pool_size must be >= 0"),
+        (t.epoch_count >= 1, "--epoch_count must be at least 1"),
+        (t.seed >= 0, "--seed must be >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise UserError(message)
+
+
+def train(cfg: Config) -> TrainResult:
+    validate(cfg)
+    t = cfg.train
+    device = resolve_device(t.device)
+    run_dir = Path(t.checkpoints_dir).expanduser() / run_name(cfg)
+    state_path = run_dir / STATE_FILE
+
+    saved = None
+    if state_path.exists():
+        if not t.continue_train:
+            raise UserError(f"run {run_dir} already exists; add --continue_train to resume it, "
+                            "or choose another --name")
+        saved = load_torch_file(state_path)
+        # The architecture is the saved one: a resumed run never silently changes its networks.
+        cfg = replace(cfg, model=Config.from_dict(saved["config"]).model)
+    elif t.continue_train:
+        print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
+
+    data = load_training_data(cfg.data)
+    model = CycleGAN(cfg, device)
+    progress = Progress(epoch=t.epoch_count, batch=0, step=0)
+    log = LossLog(run_dir / LOG_FILE)
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        progress = Progress(**saved["progress"])
+        restore_rng_state(saved["rng"])
+        log.truncate_after(progress.step)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.save_json(run_dir / CONFIG_FILE)
+
+    def save_state() -> None:
+        save_networks(model.nets, run_dir, "latest")
+        atomic_torch_save({"model": model.state_dict(), "progress": vars(progress).copy(),
+                           "rng": capture_rng_state(), "config": cfg.to_dict()}, state_path)
+
+    n_batches = batches_per_epoch(len(data.dataset), cfg.data.batch_size)
+    last_epoch = t.n_epochs + t.n_epochs_decay
+    total_steps = (last_epoch - t.epoch_count + 1) * n_batches
+    if t.max_steps is not None:
+        total_steps = min(total_steps, t.max_steps)
+    start_time, last = time.time(), {}
+    interrupted = False
+    bar = tqdm(total=total_steps, initial=min(progress.step, total_steps), unit="it",
+               disable=not t.progress, dynamic_ncols=True, desc=run_dir.name)
+    with _stop_on_interrupt() as stop_requested:
+        while progress.epoch <= last_epoch and not _reached(t.max_steps, progress.step) and not interrupted:
+            lr = learning_rate(cfg, progress.epoch)
+            model.set_learning_rate(lr)
+            loader = epoch_loader(data.dataset, batch_size=cfg.data.batch_size, seed=t.seed,
+                                  epoch=progress.epoch, shuffle=not cfg.data.serial_batches,
+                                  start_batch=progress.batch, num_workers=cfg.data.num_threads,
+                                  pin_memory=device.type == "cuda")
+            for batch in loader:
+                last = model.train_step(batch["A"], batch["B"])
+                progress.step += 1
+                progress.batch += 1
+                log.add(last)
+                bar.update(1)
+                if progress.step % t.print_freq == 0:
+                    _log_line(log, progress, n_batches, lr, start_time)
+                    bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
+                if stop_requested.is_set():
+                    interrupted = True
+                    break
+                if _reached(t.max_steps, progress.step):
+                    break
+                if progress.step % t.save_latest_freq == 0:
+                    save_state()
+            if progress.batch >= n_batches:  # epoch complete
+                finished_epoch = progress.epoch
+                progress.epoch, progress.batch = progress.epoch + 1, 0
+                _log_line(log, progress, n_batches, lr, start_time, epoch=finished_epoch)
+                save_state()
+                if finished_epoch % t.save_epoch_freq == 0:
+                    save_networks(model.nets, run_dir, str(finished_epoch))
+            else:
+                _log_line(log, progress, n_batches, lr, start_time)
+                save_state()
+    bar.close()
+    if progress.step == 0 or not state_path.exists():
+        save_state()
+    return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
+
+
+def _reached(max_steps: int | None, step: int) -> bool:
+    return max_steps is not None and step >= max_steps
+
+
+def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start: float,
+              epoch: int | None = None) -> None:
+    epoch_fraction = (progress.epoch - 1) + progress.batch / n_batches if epoch is None else float(epoch)
+    log.flush(step=progress.step, epoch=round(epoch_fraction, 4), lr=lr, time=round(time.time() - start, 2))
+
+
+@contextmanager
+def _stop_on_interrupt():
+    """First Ctrl-C: finish the current step, save, exit. A second one stops at once."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def handler(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print("\ncyclegan-train: stopping after this step and saving (Ctrl-C again to abort without saving)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)

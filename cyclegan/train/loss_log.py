@@ -1,0 +1,58 @@
+"""The run's loss log: one JSON object per line in ``loss_log.jsonl``.
+
+Each line averages the step dicts since the previous line, so the file stays small on long
+runs while a dashboard, a report or a test can read the whole curve back.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+LOG_FILE = "loss_log.jsonl"
+
+
+class LossLog:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._sums: dict[str, float] = {}
+        self._count = 0
+
+    def add(self, losses: dict[str, float]) -> None:
+        for name, value in losses.items():
+            self._sums[name] = self._sums.get(name, 0.0) + value
+        self._count += 1
+
+    def means(self) -> dict[str, float]:
+        return {name: total / self._count for name, total in self._sums.items()} if self._count else {}
+
+    def flush(self, **fields) -> dict | None:
+        """Append one line: ``fields`` (step, epoch, lr, ...) plus the mean of each loss."""
+        if not self._count:
+            return None
+        record = {**fields, **{k: round(v, 6) for k, v in self.means().items()}}
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        self._sums, self._count = {}, 0
+        return record
+
+    def truncate_after(self, step: int) -> None:
+        """Drop lines logged after ``step``: a run resumed from an older state will log them again."""
+        if not self.path.exists():
+            return
+        kept = [line for line in self.path.read_text().splitlines()
+                if line.strip() and _step_of(line) is not None and _step_of(line) <= step]
+        self.path.write_text("".join(line + "\n" for line in kept))
+
+
+def _step_of(line: str) -> int | None:
+    try:
+        return int(json.loads(line)["step"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def read_log(path: Path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -1,0 +1,151 @@
+import collections
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.config import DataConfig
+from cyclegan.data import load_training_data
+from cyclegan.data.images import load_rgb
+from cyclegan.data.transforms import Preprocess
+from cyclegan.data.unaligned import EpochSampler, UnalignedDataset, epoch_loader
+from cyclegan.errors import UserError
+
+
+def write_images(folder: Path, count: int, size=(40, 36), start=0) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(start, start + count):
+        path = folder / f"{i:03d}.png"
+        Image.fromarray(np.full((size[1], size[0], 3), i % 256, np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def identify(batch_tensor: torch.Tensor) -> list[int]:
+    """Recover the constant pixel value (= the file's index) from a [-1, 1] tensor batch."""
+    return [int(round((t.mean().item() + 1) * 127.5)) for t in batch_tensor]
+
+
+def test_epoch_visits_every_A_once_and_pairs_random_B(tmp_path):
+    a = write_images(tmp_path / "A", 5)
+    b = write_images(tmp_path / "B", 9, start=100)
+    ds = UnalignedDataset(a, b, Preprocess("crop", 36, 32, flip=False))
+    assert len(ds) == 9  # max(|A|, |B|)
+    seen_A, seen_B = [], []
+    for batch in epoch_loader(ds, batch_size=2, seed=0, epoch=1, shuffle=True):
+        seen_A += identify(batch["A"])
+        seen_B += identify(batch["B"])
+    assert len(seen_A) == 9 and set(seen_A) == {0, 1, 2, 3, 4}
+    assert max(collections.Counter(seen_A).values()) == 2  # 9 positions over 5 images
+    assert set(seen_B) <= set(range(100, 109)) and len(set(seen_B)) > 3
+    # another epoch: another order and other B partners; same epoch again: identical
+    again = [identify(b["A"]) for b in epoch_loader(ds, batch_size=2, seed=0, epoch=1, shuffle=True)]
+    other = [identify(b["A"]) for b in epoch_loader(ds, batch_size=2, seed=0, epoch=2, shuffle=True)]
+    assert sum(again, []) == seen_A and sum(other, []) != seen_A
+
+
+def test_serial_batches_pair_by_index(tmp_path):
+    a = write_images(tmp_path / "A", 4)
+    b = write_images(tmp_path / "B", 4, start=50)
+    ds = UnalignedDataset(a, b, Preprocess("crop", 36, 32, flip=False), serial_batches=True)
+    batch = next(iter(epoch_loader(ds, batch_size=4, seed=0, epoch=1, shuffle=False)))
+    assert identify(batch["A"]) == [0, 1, 2, 3] and identify(batch["B"]) == [50, 51, 52, 53]
+
+
+def test_resume_mid_epoch_sees_the_same_remaining_items(tmp_path):
+    a = write_images(tmp_path / "A", 7)
+    ds = UnalignedDataset(a, a, Preprocess("resize_and_crop", 40, 32))
+    full = [b["A"] for b in epoch_loader(ds, batch_size=2, seed=3, epoch=4, shuffle=True)]
+    rest = [b["A"] for b in epoch_loader(ds, batch_size=2, seed=3, epoch=4, shuffle=True, start_batch=2,
+                                         num_workers=2)]
+    assert len(rest) == len(full) - 2
+    assert all(torch.equal(x, y) for x, y in zip(full[2:], rest))
+
+
+def test_sampler_shards_are_disjoint_and_cover_everything():
+    shards = [list(EpochSampler(10, 0, 1, rank=r, world_size=3)) for r in range(3)]
+    indices = [i for shard in shards for i, _ in shard]
+    assert len(shards[0]) == 4 and set(indices) == set(range(10)) and len(indices) == 12
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "RGBA", "CMYK", "I;16", "LA", "1"])
+def test_every_image_mode_becomes_rgb(tmp_path, mode):
+    base = Image.fromarray(np.random.default_rng(0).integers(0, 255, (20, 24, 3), dtype=np.uint8))
+    if mode == "I;16":
+        image = Image.fromarray((np.arange(20 * 24).reshape(20, 24) * 100).astype(np.uint16))
+    else:
+        image = base.convert(mode)
+    path = tmp_path / ("x.tif" if mode in ("CMYK", "I;16") else "x.png")
+    image.save(path)
+    rgb = load_rgb(path)
+    assert rgb.mode == "RGB" and rgb.size == (24, 20)
+    if mode == "I;16":  # rescaled, not clipped to white
+        values = np.asarray(rgb)
+        assert values.min() == 0 and 150 < values.max() < 256 and len(np.unique(values)) > 100
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    rgba = Image.new("RGBA", (8, 8), (255, 0, 0, 0))
+    rgba.save(tmp_path / "t.png")
+    assert load_rgb(tmp_path / "t.png").getpixel((0, 0)) == (255, 255, 255)
+
+
+def test_unreadable_files_are_skipped_with_one_counting_warning(tmp_path):
+    write_images(tmp_path / "A" / "train", 3)
+    write_images(tmp_path / "B", 2)
+    (tmp_path / "A" / "train" / "broken.jpg").write_bytes(b"not an image at all")
+    (tmp_path / "A" / "train" / "empty.png").write_bytes(b"")
+    data = DataConfig(domainA=str(tmp_path / "A"), domainB=str(tmp_path / "B"), load_size=36, crop_size=32)
+    with pytest.warns(UserWarning, match="skipped 2 unreadable") as record:
+        loaded = load_training_data(data)
+    assert len(record) == 1 and len(loaded.dataset.paths_A) == 3
+
+
+def test_domain_names_resolve_under_the_datasets_dir(tmp_path, monkeypatch):
+    write_images(tmp_path / "ds" / "forest" / "train", 2)
+    write_images(tmp_path / "ds" / "forest" / "test", 1)
+    write_images(tmp_path / "ds" / "paint", 2)
+    monkeypatch.setenv("CYCLEGAN_DATASETS", str(tmp_path / "ds"))
+    loaded = load_training_data(DataConfig(domainA="forest", domainB="paint", load_size=36, crop_size=32))
+    assert loaded.domain_A.train_dir == tmp_path / "ds" / "forest" / "train"
+    assert loaded.domain_A.test_dir == tmp_path / "ds" / "forest" / "test"
+    assert loaded.domain_B.train_dir == tmp_path / "ds" / "paint"
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("missing", "does not exist"),
+    ("empty", "no images"),
+    ("unreadable", "none of the images"),
+    ("crop", "larger than --load_size"),
+    ("dataroot", "missing trainB"),
+    ("one_domain", "name both domains"),
+])
+def test_bad_data_is_a_one_line_user_error(tmp_path, problem, message):
+    write_images(tmp_path / "A", 2)
+    write_images(tmp_path / "B", 2)
+    data = DataConfig(domainA=str(tmp_path / "A"), domainB=str(tmp_path / "B"), load_size=36, crop_size=32)
+    if problem == "missing":
+        data.domainB = str(tmp_path / "nope")
+    elif problem == "empty":
+        (tmp_path / "E").mkdir()
+        data.domainB = str(tmp_path / "E")
+    elif problem == "unreadable":
+        (tmp_path / "U").mkdir()
+        (tmp_path / "U" / "a.jpg").write_text("garbage")
+        data.domainB = str(tmp_path / "U")
+    elif problem == "crop":
+        data.crop_size = 64
+    elif problem == "dataroot":
+        write_images(tmp_path / "ref" / "trainA", 1)
+        data = DataConfig(dataroot=str(tmp_path / "ref"))
+    elif problem == "one_domain":
+        data.domainB = None
+    with pytest.raises(UserError, match=message) as info:
+        with pytest.warns(UserWarning) if problem == "unreadable" else contextlib.nullcontext():
+            load_training_data(data)
+    assert "\n" not in str(info.value)
+

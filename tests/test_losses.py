@@ -1,0 +1,66 @@
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cyclegan.config import Config
+from cyclegan.errors import UserError
+from cyclegan.losses import GANLoss
+from cyclegan.train.cyclegan_step import CycleGAN
+
+
+def tiny_model(**train) -> CycleGAN:
+    cfg = Config()
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_6blocks", 8, 8
+    for k, v in train.items():
+        setattr(cfg.train, k, v)
+    return CycleGAN(cfg, torch.device("cpu"))
+
+
+def test_gan_losses():
+    pred = torch.tensor([[0.2, 0.8]])
+    assert GANLoss("lsgan")(pred, True).item() == pytest.approx(((0.8 ** 2) + (0.2 ** 2)) / 2)
+    assert GANLoss("lsgan")(pred, False).item() == pytest.approx((0.04 + 0.64) / 2)
+    assert GANLoss("vanilla")(pred, True).item() == pytest.approx(
+        F.binary_cross_entropy_with_logits(pred, torch.ones_like(pred)).item())
+    assert GANLoss("wgangp")(pred, True).item() == pytest.approx(-0.5)
+    with pytest.raises(UserError):
+        GANLoss("hinge")
+
+
+def test_step_losses_are_the_specified_cycle_identity_and_adversarial_terms():
+    model = tiny_model(lambda_A=10.0, lambda_B=4.0, lambda_identity=0.5)
+    G_A, G_B, D_A, D_B = (copy.deepcopy(n) for n in (model.G_A, model.G_B, model.D_A, model.D_B))
+    torch.manual_seed(3)
+    a, b = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+    losses = model.train_step(a, b)
+    with torch.no_grad():
+        fake_B, fake_A = G_A(a), G_B(b)
+        expected = {
+            "cycle_A": F.l1_loss(G_B(fake_B), a).item() * 10.0,
+            "cycle_B": F.l1_loss(G_A(fake_A), b).item() * 4.0,
+            "idt_A": F.l1_loss(G_A(b), b).item() * 4.0 * 0.5,    # G_A(B) vs B, weighted by lambda_B
+            "idt_B": F.l1_loss(G_B(a), a).item() * 10.0 * 0.5,   # G_B(A) vs A, weighted by lambda_A
+            "G_A": F.mse_loss(D_A(fake_B), torch.ones_like(D_A(fake_B))).item(),
+            "G_B": F.mse_loss(D_B(fake_A), torch.ones_like(D_B(fake_A))).item(),
+        }
+    for name, value in expected.items():
+        assert losses[name] == pytest.approx(value, rel=1e-4), name
+    assert set(losses) == {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"}
+
+
+def test_identity_loss_skipped_when_zero_and_discriminators_unfrozen_after_step():
+    model = tiny_model(lambda_identity=0.0)
+    losses = model.train_step(torch.zeros(1, 3, 32, 32), torch.zeros(1, 3, 32, 32))
+    assert "idt_A" not in losses and "idt_B" not in losses
+    assert all(p.requires_grad for p in model.D_A.parameters())
+
+
+def test_generator_update_does_not_touch_discriminators_before_their_own_step():
+    model = tiny_model()
+    before = copy.deepcopy(model.D_A.state_dict())
+    model.optimizer_D.step = lambda *a, **k: None  # observe only the generator half of the step
+    model.train_step(torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32))
+    after = model.D_A.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
