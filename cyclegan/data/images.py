@@ -31,9 +31,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
     """
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") or array.max() <= 65535 else float(array.max())
-        if image.mode == "F":
-            top = max(float(array.max()), 1e-12) if array.max() > 1.0 else 1.0
+        # Full scale is 1.0 for float images and 16 bits for integer ones, unless the data exceed it.
+        top = max(1.0 if image.mode == "F" else 65535.0, float(array.max()))
         gray = np.clip(array / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
         return Image.fromarray(gray, "L").convert("RGB")
     if image.mode == "P" and "transparency" in image.info:
