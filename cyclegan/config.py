@@ -21,6 +21,7 @@ from typing import Any
 
 @dataclass
 class ModelConfig:
+    model: str = "cyclegan"          # cyclegan | dcgan (unconditional baseline on domain A)
     netG: str = "resnet_9blocks"
     netD: str = "basic"
     n_layers_D: int = 3
@@ -32,6 +33,10 @@ class ModelConfig:
     use_dropout: bool = False        # the CycleGAN model runs its generators without dropout
     input_nc: int = 3
     output_nc: int = 3
+    # DCGAN only (Radford et al. defaults)
+    nz: int = 100                    # latent size
+    image_size: int = 64             # 32 | 64 | 128: one stage more or less per doubling
+    channels: int = 3                # 1 for grayscale domains
 
 
 @dataclass
@@ -72,6 +77,18 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     progress: bool = True
+    dry_run: bool = False            # a few steps end to end, for smoke tests
+    # speed
+    precision: str = "auto"          # auto | fp32 | bf16 | fp16
+    compile: str = "auto"            # auto | on | off (torch.compile)
+    # watching the run
+    display: str = "auto"            # auto (visdom when a server answers) | visdom | none
+    display_server: str = "http://localhost"
+    display_port: int = 8097
+    display_env: str | None = None   # default: the run name
+    display_freq: int = 400          # iterations between dashboard updates
+    update_html_freq: int = 1000     # iterations between HTML report updates
+    eval_freq: int = 0               # iterations between KID evaluations (0 = off)
 
 
 @dataclass

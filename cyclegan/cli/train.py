@@ -45,6 +45,8 @@ def build_parser() -> Parser:
     add_option(data, "--num_threads", type=int, help="data-loading worker processes (default 4)")
 
     model = p.add_argument_group("model")
+    add_option(model, "--model", choices=["cyclegan", "cycle_gan", "dcgan"],
+               help="cyclegan (default) or dcgan: an unconditional baseline trained on --domainA")
     add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks"], help="generator (default resnet_9blocks)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
@@ -54,6 +56,9 @@ def build_parser() -> Parser:
     add_option(model, "--init_type", choices=["normal", "xavier", "kaiming", "orthogonal"], help="default normal")
     add_option(model, "--init_gain", type=float, help="default 0.02")
     add_option(model, "--use_dropout", action="store_true", default=None, help="dropout in the residual blocks")
+    add_option(model, "--nz", type=int, help="DCGAN latent size (default 100)")
+    add_option(model, "--image_size", type=int, choices=[32, 64, 128], help="DCGAN image size (default 64)")
+    add_option(model, "--channels", type=int, choices=[1, 3], help="DCGAN image channels (default 3)")
     add_option(model, "--no_dropout", action="store_false", dest="use_dropout",
                help="no dropout (the default; accepted for the reference's spelling)")
 
@@ -71,6 +76,13 @@ def build_parser() -> Parser:
     add_option(train, "--max-steps", type=int, help="stop after this many iterations in total")
     add_option(train, "--seed", type=int, help="random seed (default 0)")
     add_option(train, "--device", help="auto, cpu, cuda or mps (default auto)")
+    add_option(train, "--precision", choices=["auto", "fp32", "bf16", "fp16"],
+               help="arithmetic precision (default auto: the fastest that trains as well as fp32)")
+    add_option(train, "--compile", choices=["auto", "on", "off"],
+               help="torch.compile the networks (default auto: when the run is long enough to repay it)")
+    add_option(train, "--dry-run", action="store_true", default=None,
+               help="run a few steps end to end and stop (a smoke test)")
+    add_option(train, "--eval_freq", type=int, help="iterations between KID evaluations on the test split (0 = off)")
 
     out = p.add_argument_group("checkpoints and output")
     add_option(out, "--name", help="run name (default <domainA>2<domainB>)")
@@ -82,6 +94,15 @@ def build_parser() -> Parser:
     add_option(out, "--print_freq", type=int, help="iterations between loss-log lines (default 100)")
     add_option(out, "--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
 
+    watch = p.add_argument_group("dashboard and report")
+    add_option(watch, "--display", choices=["auto", "visdom", "none"],
+               help="live dashboard (default auto: visdom when a server answers)")
+    add_option(watch, "--display_server", help="visdom server (default http://localhost)")
+    add_option(watch, "--display_port", type=int, help="visdom port (default 8097)")
+    add_option(watch, "--display_env", help="visdom environment (default: the run name)")
+    add_option(watch, "--display_freq", type=int, help="iterations between dashboard updates (default 400)")
+    add_option(watch, "--update_html_freq", type=int, help="iterations between HTML report updates (default 1000)")
+
     demo = p.add_argument_group("demo")
     add_option(demo, "--demo", action="store_true", default=None,
                help="build the offline demo domains and train on them (the default with no domain options)")
@@ -90,6 +111,8 @@ def build_parser() -> Parser:
 
 def config_from_args(args, overrides: dict | None = None) -> Config:
     given = {k: v for k, v in vars(args).items() if v is not None}
+    if given.get("model") == "cycle_gan":  # the reference's spelling
+        given["model"] = "cyclegan"
     values = {**(overrides or {}), **given}
 
     def section(kind):

@@ -88,6 +88,18 @@ class CycleGAN:
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
+    def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
+        return self.train_step(batch["A"], batch["B"])
+
+    def current_visuals(self) -> dict[str, Tensor]:
+        """The last step's images by name (A side, then B side), skipping those not computed."""
+        if self.visuals is None:
+            return {}
+        v = self.visuals
+        named = {"real_A": v.real_A, "fake_B": v.fake_B, "rec_A": v.rec_A, "idt_B": v.idt_B,
+                 "real_B": v.real_B, "fake_A": v.fake_A, "rec_B": v.rec_B, "idt_A": v.idt_A}
+        return {name: image for name, image in named.items() if image is not None}
+
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration: update G_A and G_B together, then D_A and D_B. Returns the losses."""
         t = self.cfg.train

@@ -19,11 +19,12 @@ from tqdm import tqdm
 
 from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, load_torch_file, save_networks
 from ..config import Config
-from ..data import batches_per_epoch, epoch_loader, load_training_data
+from ..data import batches_per_epoch, epoch_loader
 from ..device import resolve_device
 from ..errors import UserError
-from .cyclegan_step import CycleGAN
+from .hooks import RunContext, build_hooks, call_hooks
 from .loss_log import LOG_FILE, LossLog
+from .models import build_dataset, build_model, canonical_model_name
 from .rng import capture_rng_state, restore_rng_state
 
 
@@ -57,6 +58,8 @@ def run_name(cfg: Config) -> str:
     d = cfg.data
     if d.dataroot:
         return Path(d.dataroot).expanduser().resolve().name
+    if canonical_model_name(cfg.model.model) == "dcgan":
+        return f"{Path(d.domainA or 'A').name}_dcgan"
     return f"{Path(d.domainA or 'A').name}2{Path(d.domainB or 'B').name}"
 
 
@@ -80,6 +83,8 @@ def validate(cfg: Config) -> None:
 
 def train(cfg: Config) -> TrainResult:
     validate(cfg)
+    if cfg.train.dry_run:  # like pytorch/examples: prove the whole path works, in seconds
+        cfg = replace(cfg, train=replace(cfg.train, max_steps=min(cfg.train.max_steps or 2, 2)))
     t = cfg.train
     device = resolve_device(t.device)
     run_dir = Path(t.checkpoints_dir).expanduser() / run_name(cfg)
@@ -96,8 +101,8 @@ def train(cfg: Config) -> TrainResult:
     elif t.continue_train:
         print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
 
-    data = load_training_data(cfg.data)
-    model = CycleGAN(cfg, device)
+    dataset = build_dataset(cfg)
+    model = build_model(cfg, device)
     progress = Progress(epoch=t.epoch_count, batch=0, step=0)
     log = LossLog(run_dir / LOG_FILE)
     if saved is not None:
@@ -113,11 +118,14 @@ def train(cfg: Config) -> TrainResult:
         atomic_torch_save({"model": model.state_dict(), "progress": vars(progress).copy(),
                            "rng": capture_rng_state(), "config": cfg.to_dict()}, state_path)
 
-    n_batches = batches_per_epoch(len(data.dataset), cfg.data.batch_size)
+    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size)
     last_epoch = t.n_epochs + t.n_epochs_decay
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
         total_steps = min(total_steps, t.max_steps)
+    hooks = build_hooks(cfg)
+    ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
+    call_hooks(hooks, "on_start", ctx, progress)
     start_time, last = time.time(), {}
     interrupted = False
     bar = tqdm(total=total_steps, initial=min(progress.step, total_steps), unit="it",
@@ -126,16 +134,17 @@ def train(cfg: Config) -> TrainResult:
         while progress.epoch <= last_epoch and not _reached(t.max_steps, progress.step) and not interrupted:
             lr = learning_rate(cfg, progress.epoch)
             model.set_learning_rate(lr)
-            loader = epoch_loader(data.dataset, batch_size=cfg.data.batch_size, seed=t.seed,
+            loader = epoch_loader(dataset, batch_size=cfg.data.batch_size, seed=t.seed,
                                   epoch=progress.epoch, shuffle=not cfg.data.serial_batches,
                                   start_batch=progress.batch, num_workers=cfg.data.num_threads,
                                   pin_memory=device.type == "cuda")
             for batch in loader:
-                last = model.train_step(batch["A"], batch["B"])
+                last = model.train_batch(batch)
                 progress.step += 1
                 progress.batch += 1
                 log.add(last)
                 bar.update(1)
+                call_hooks(hooks, "on_step", ctx, progress, last, lr)
                 if progress.step % t.print_freq == 0:
                     _log_line(log, progress, n_batches, lr, start_time)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
@@ -153,12 +162,14 @@ def train(cfg: Config) -> TrainResult:
                 save_state()
                 if finished_epoch % t.save_epoch_freq == 0:
                     save_networks(model.nets, run_dir, str(finished_epoch))
+                call_hooks(hooks, "on_epoch_end", ctx, progress, finished_epoch)
             else:
                 _log_line(log, progress, n_batches, lr, start_time)
                 save_state()
     bar.close()
     if progress.step == 0 or not state_path.exists():
         save_state()
+    call_hooks(hooks, "on_end", ctx, progress, interrupted)
     return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
 
 
