@@ -16,6 +16,7 @@ from ..config import Config
 from ..losses import GANLoss, gradient_penalty
 from ..nets import create_discriminator, create_generator, init_weights
 from ..pool import ImagePool
+from ..precision import resolve_precision
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
@@ -32,6 +33,11 @@ def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     make = lambda in_nc: create_discriminator(m.netD, input_nc=in_nc, ndf=m.ndf, n_layers=m.n_layers_D,
                                               norm=m.norm)
     return make(m.output_nc), make(m.input_nc)
+
+
+def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam with the fused kernel where PyTorch has one for this device (one kernel per step)."""
+    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
 
 
 def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
@@ -59,18 +65,19 @@ class CycleGAN:
     def __init__(self, cfg: Config, device: torch.device):
         t = cfg.train
         self.cfg, self.device = cfg, device
+        self.precision = resolve_precision(t.precision, device)
         # Seed once here so that the four networks' initial weights depend only on --seed.
         torch.manual_seed(t.seed)
         self.G_A, self.G_B = build_generators(cfg)
         self.D_A, self.D_B = build_discriminators(cfg)
         for net in self.nets.values():
-            init_weights(net, cfg.model.init_type, cfg.model.init_gain).to(device)
+            init_weights(net, cfg.model.init_type, cfg.model.init_gain).to(device, memory_format=self.precision.memory_format)
         self.criterion_gan = GANLoss(t.gan_mode)
         betas = (t.beta1, t.beta2)
-        self.optimizer_G = torch.optim.Adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()),
-                                            lr=t.lr, betas=betas)
-        self.optimizer_D = torch.optim.Adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()),
-                                            lr=t.lr, betas=betas)
+        self.optimizer_G = make_adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()), t.lr, betas, device)
+        self.optimizer_D = make_adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), t.lr, betas, device)
+        # Loss scaling only for fp16 on CUDA; elsewhere these are pass-throughs.
+        self.scaler_G, self.scaler_D = self.precision.grad_scaler(), self.precision.grad_scaler()
         self.fake_A_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 1)
         self.fake_B_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 2)
         self.visuals: Visuals | None = None
@@ -82,6 +89,12 @@ class CycleGAN:
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"G": self.optimizer_G, "D": self.optimizer_D}
+
+    def compile_networks(self) -> None:
+        """torch.compile the four networks (weights, optimisers and saved keys are unchanged)."""
+        from .compile import compile_module
+        self.G_A, self.G_B = compile_module(self.G_A), compile_module(self.G_B)
+        self.D_A, self.D_B = compile_module(self.D_A), compile_module(self.D_B)
 
     def set_learning_rate(self, lr: float) -> None:
         for optimizer in self.optimizers.values():
@@ -103,40 +116,50 @@ class CycleGAN:
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration: update G_A and G_B together, then D_A and D_B. Returns the losses."""
         t = self.cfg.train
-        real_A = real_A.to(self.device, non_blocking=True)
-        real_B = real_B.to(self.device, non_blocking=True)
+        layout = self.precision.memory_format
+        real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
+        real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
         for net in self.nets.values():
             net.train()
+        # Networks run under autocast; every loss is computed in fp32 from fp32 copies.
+        autocast = self.precision.autocast
 
-        fake_B = self.G_A(real_A)   # G_A(A)
-        rec_A = self.G_B(fake_B)    # G_B(G_A(A))
-        fake_A = self.G_B(real_B)   # G_B(B)
-        rec_B = self.G_A(fake_A)    # G_A(G_B(B))
+        with autocast():
+            fake_B = self.G_A(real_A)   # G_A(A)
+            rec_A = self.G_B(fake_B)    # G_B(G_A(A))
+            fake_A = self.G_B(real_B)   # G_B(B)
+            rec_B = self.G_A(fake_A)    # G_A(G_B(B))
 
         # Generators, with the discriminators frozen so no gradient is spent on them.
         set_requires_grad([self.D_A, self.D_B], False)
         self.optimizer_G.zero_grad(set_to_none=True)
         losses: dict[str, Tensor] = {}
         idt_A = idt_B = None
-        if t.lambda_identity > 0:
-            idt_A = self.G_A(real_B)  # G_A should leave images that are already B alone
-            idt_B = self.G_B(real_A)
-            losses["idt_A"] = F.l1_loss(idt_A, real_B) * t.lambda_B * t.lambda_identity
-            losses["idt_B"] = F.l1_loss(idt_B, real_A) * t.lambda_A * t.lambda_identity
-        losses["G_A"] = self.criterion_gan(self.D_A(fake_B), True)
-        losses["G_B"] = self.criterion_gan(self.D_B(fake_A), True)
-        losses["cycle_A"] = F.l1_loss(rec_A, real_A) * t.lambda_A
-        losses["cycle_B"] = F.l1_loss(rec_B, real_B) * t.lambda_B
-        sum(losses.values()).backward()
-        self.optimizer_G.step()
+        with autocast():
+            if t.lambda_identity > 0:
+                idt_A = self.G_A(real_B)  # G_A should leave images that are already B alone
+                idt_B = self.G_B(real_A)
+            score_fake_B, score_fake_A = self.D_A(fake_B), self.D_B(fake_A)
+        if idt_A is not None:
+            losses["idt_A"] = F.l1_loss(idt_A.float(), real_B) * t.lambda_B * t.lambda_identity
+            losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * t.lambda_A * t.lambda_identity
+        losses["G_A"] = self.criterion_gan(score_fake_B.float(), True)
+        losses["G_B"] = self.criterion_gan(score_fake_A.float(), True)
+        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * t.lambda_A
+        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * t.lambda_B
+        self.scaler_G.scale(sum(losses.values())).backward()
+        self.scaler_G.step(self.optimizer_G)
+        self.scaler_G.update()
 
-        # Discriminators: real vs a fake drawn from the history pool, loss halved.
+        # Discriminators: real vs a fake drawn from the history pool (kept in fp32), loss halved.
         set_requires_grad([self.D_A, self.D_B], True)
         self.optimizer_D.zero_grad(set_to_none=True)
+        fake_B, fake_A = fake_B.detach().float(), fake_A.detach().float()
         losses["D_A"] = self._discriminator_loss(self.D_A, real_B, self.fake_B_pool.query(fake_B))
         losses["D_B"] = self._discriminator_loss(self.D_B, real_A, self.fake_A_pool.query(fake_A))
-        (losses["D_A"] + losses["D_B"]).backward()
-        self.optimizer_D.step()
+        self.scaler_D.scale(losses["D_A"] + losses["D_B"]).backward()
+        self.scaler_D.step(self.optimizer_D)
+        self.scaler_D.update()
 
         self.visuals = Visuals(real_A.detach(), fake_B.detach(), rec_A.detach(),
                                None if idt_B is None else idt_B.detach(), real_B.detach(),
@@ -145,9 +168,12 @@ class CycleGAN:
 
     def _discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
         fake = fake.detach()
-        loss = 0.5 * (self.criterion_gan(D(real), True) + self.criterion_gan(D(fake), False))
+        with self.precision.autocast():
+            score_real, score_fake = D(real), D(fake)
+        loss = 0.5 * (self.criterion_gan(score_real.float(), True) + self.criterion_gan(score_fake.float(), False))
         if self.cfg.train.gan_mode == "wgangp":
-            loss = loss + gradient_penalty(D, real, fake)
+            with self.precision.autocast():
+                loss = loss + gradient_penalty(D, real, fake).float()
         return loss
 
     # -- training state --------------------------------------------------------------------
@@ -157,6 +183,7 @@ class CycleGAN:
             "nets": {name: bare_state_dict(net) for name, net in self.nets.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "pools": {"fake_A": self.fake_A_pool.state_dict(), "fake_B": self.fake_B_pool.state_dict()},
+            "grad_scalers": {"G": self.scaler_G.state_dict(), "D": self.scaler_D.state_dict()},
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -167,3 +194,7 @@ class CycleGAN:
             opt.load_state_dict(state["optimizers"][name])
         self.fake_A_pool.load_state_dict(state["pools"]["fake_A"], self.device)
         self.fake_B_pool.load_state_dict(state["pools"]["fake_B"], self.device)
+        for name, scaler in (("G", self.scaler_G), ("D", self.scaler_D)):
+            saved = state.get("grad_scalers", {}).get(name)
+            if saved and scaler.is_enabled():
+                scaler.load_state_dict(saved)

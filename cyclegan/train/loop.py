@@ -22,6 +22,7 @@ from ..config import Config
 from ..data import batches_per_epoch, epoch_loader
 from ..device import resolve_device
 from ..errors import UserError
+from .compile import should_compile
 from .hooks import RunContext, build_hooks, call_hooks
 from .loss_log import LOG_FILE, LossLog
 from .models import build_dataset, build_model, canonical_model_name
@@ -123,6 +124,8 @@ def train(cfg: Config) -> TrainResult:
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
         total_steps = min(total_steps, t.max_steps)
+    if should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks"):
+        model.compile_networks()
     hooks = build_hooks(cfg)
     ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
     call_hooks(hooks, "on_start", ctx, progress)
