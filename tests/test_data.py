@@ -9,9 +9,9 @@ from PIL import Image
 
 from cyclegan.config import DataConfig
 from cyclegan.data import load_training_data
-from cyclegan.data.images import load_rgb
+from cyclegan.data.images import list_images, load_rgb
 from cyclegan.data.transforms import Preprocess
-from cyclegan.data.unaligned import EpochSampler, UnalignedDataset, epoch_loader
+from cyclegan.data.unaligned import EpochSampler, RunLoader, UnalignedDataset, epoch_loader
 from cyclegan.errors import UserError
 
 
@@ -149,3 +149,28 @@ def test_bad_data_is_a_one_line_user_error(tmp_path, problem, message):
             load_training_data(data)
     assert "\n" not in str(info.value)
 
+
+
+def test_run_loader_with_persistent_workers_gives_each_epochs_exact_batches(photo_domains):
+    _, domain_A, domain_B = photo_domains
+    paths_A, paths_B = list_images(domain_A / "train"), list_images(domain_B / "train")
+    preprocess = Preprocess("resize_and_crop", 36, 32)
+    loader = RunLoader(UnalignedDataset(paths_A, paths_B, preprocess), batch_size=2, seed=5, shuffle=True,
+                       num_workers=2)
+    uncached = UnalignedDataset(paths_A, paths_B, preprocess, cache_bytes=0)
+    for epoch, start in ((1, 0), (2, 0), (3, 2)):
+        got = [b["A"] for b in loader.for_epoch(epoch, start)]
+        want = [b["A"] for b in epoch_loader(uncached, batch_size=2, seed=5, epoch=epoch, shuffle=True,
+                                             start_batch=start)]
+        assert len(got) == len(want) > 0
+        assert all(torch.equal(g, w) for g, w in zip(got, want))
+
+
+def test_decoded_cache_stays_within_its_budget(photo_domains):
+    _, domain_A, domain_B = photo_domains
+    paths_A, paths_B = list_images(domain_A / "train"), list_images(domain_B / "train")
+    one_image = 36 * 36 * 3
+    ds = UnalignedDataset(paths_A, paths_B, Preprocess("resize_and_crop", 36, 32), cache_bytes=3 * one_image)
+    for i in range(len(ds)):
+        ds[(i, i)]
+    assert len(ds.cache.images) == 3 and ds.cache.used <= 3 * one_image

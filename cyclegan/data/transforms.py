@@ -34,10 +34,18 @@ class Preprocess:
                             "(the generator downsamples twice)")
 
     def __call__(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
+        return self.augment(self.prepare(image), rng)
+
+    def prepare(self, image: Image.Image) -> Image.Image:
+        """The deterministic part (resizing): its result may be cached across epochs."""
         if self.mode == "resize_and_crop":
-            image = image.resize((self.load_size, self.load_size), Image.BICUBIC)
-        elif self.mode in ("scale_width_and_crop", "scale_width"):
-            image = _scale_width(image, self.load_size, self.crop_size)
+            return image.resize((self.load_size, self.load_size), Image.BICUBIC)
+        if self.mode in ("scale_width_and_crop", "scale_width"):
+            return _scale_width(image, self.load_size, self.crop_size)
+        return image
+
+    def augment(self, image: Image.Image, rng: np.random.Generator) -> torch.Tensor:
+        """The random part (crop, flip), drawn from ``rng``, then conversion to a tensor."""
         if "crop" in self.mode:
             image = _random_crop(image, self.crop_size, rng)
         image = _resize_to_multiple(image, 4)

@@ -28,14 +28,38 @@ def item_seed(seed: int, epoch: int, position: int, purpose: int = ITEM) -> int:
     return int(np.random.SeedSequence([seed, epoch, purpose, position]).generate_state(1)[0])
 
 
+# Decoding and resizing a JPEG costs more than the rest of the data path together; keeping the
+# resized images in memory makes every epoch after the first nearly free. Each worker process
+# holds its own cache, so the budget is per process.
+DEFAULT_CACHE_BYTES = 512 * 2 ** 20
+
+
+class DecodedCache:
+    """Resized images kept in memory up to a byte budget; beyond it, images are decoded each time."""
+
+    def __init__(self, budget_bytes: int):
+        self.budget, self.used = budget_bytes, 0
+        self.images: dict[Path, object] = {}
+
+    def get(self, path: Path):
+        return self.images.get(path)
+
+    def put(self, path: Path, image) -> None:
+        size = image.width * image.height * len(image.getbands())
+        if self.used + size <= self.budget:
+            self.images[path] = image
+            self.used += size
+
+
 class UnalignedDataset(Dataset):
     """Length max(|A|, |B|); item i is A[i mod |A|] with a random (or, serially, i mod |B|) B."""
 
     def __init__(self, paths_A: list[Path], paths_B: list[Path], preprocess: Preprocess,
-                 serial_batches: bool = False):
+                 serial_batches: bool = False, cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.paths_A, self.paths_B = list(paths_A), list(paths_B)
         self.preprocess = preprocess
         self.serial_batches = serial_batches
+        self.cache = DecodedCache(cache_bytes)
 
     def __len__(self) -> int:
         return max(len(self.paths_A), len(self.paths_B))
@@ -47,20 +71,32 @@ class UnalignedDataset(Dataset):
         index_B = index % len(self.paths_B) if self.serial_batches else int(rng.integers(len(self.paths_B)))
         image_A, path_A = self._load(self.paths_A, index_A)
         image_B, path_B = self._load(self.paths_B, index_B)
-        return {"A": self.preprocess(image_A, rng), "B": self.preprocess(image_B, rng),
+        return {"A": self.preprocess.augment(image_A, rng), "B": self.preprocess.augment(image_B, rng),
                 "A_paths": str(path_A), "B_paths": str(path_B)}
 
-    @staticmethod
-    def _load(paths: list[Path], index: int):
-        """Decode paths[index]; a file that passed the header check but fails to decode is
-        replaced by the next one, so one bad file cannot stop a long run."""
-        for offset in range(len(paths)):
-            path = paths[(index + offset) % len(paths)]
-            try:
-                return load_rgb(path), path
-            except Exception as exc:  # Pillow raises many types for truncated data
-                warnings.warn(f"cannot decode {path} ({exc}); using another image instead")
-        raise RuntimeError("no image of this domain can be decoded")
+    def _load(self, paths: list[Path], index: int):
+        """paths[index] decoded and resized, from the cache when it is there."""
+        def decode(path: Path):
+            return self.preprocess.prepare(load_rgb(path))
+        return load_with_fallback(paths, index, decode, self.cache)
+
+
+def load_with_fallback(paths: list[Path], index: int, decode, cache: "DecodedCache"):
+    """Decode paths[index]; a file that passed the header check but fails to decode is
+    replaced by the next one, so one bad file cannot stop a long run."""
+    for offset in range(len(paths)):
+        path = paths[(index + offset) % len(paths)]
+        image = cache.get(path)
+        if image is not None:
+            return image, path
+        try:
+            image = decode(path)
+        except Exception as exc:  # Pillow raises many types for truncated data
+            warnings.warn(f"cannot decode {path} ({exc}); using another image instead")
+            continue
+        cache.put(path, image)
+        return image, path
+    raise RuntimeError("no image of this domain can be decoded")
 
 
 class EpochSampler(Sampler):
@@ -104,6 +140,24 @@ def epoch_loader(dataset: UnalignedDataset, *, batch_size: int, seed: int, epoch
     generator = torch.Generator().manual_seed(item_seed(seed, epoch, 0, LOADER))
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
                       pin_memory=pin_memory, generator=generator)
+
+
+class RunLoader:
+    """One DataLoader for the whole run, so worker processes (and their image caches) persist
+    across epochs; ``for_epoch`` points its sampler at an epoch's order and start."""
+
+    def __init__(self, dataset, *, batch_size: int, seed: int, shuffle: bool, num_workers: int = 0,
+                 rank: int = 0, world_size: int = 1, pin_memory: bool = False):
+        self.batch_size = batch_size
+        self.sampler = EpochSampler(len(dataset), seed, 1, shuffle, 0, rank, world_size)
+        generator = torch.Generator().manual_seed(item_seed(seed, 0, 0, LOADER))  # see epoch_loader
+        self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler, num_workers=num_workers,
+                                 pin_memory=pin_memory, generator=generator,
+                                 persistent_workers=num_workers > 0)
+
+    def for_epoch(self, epoch: int, start_batch: int = 0) -> DataLoader:
+        self.sampler.epoch, self.sampler.start = epoch, start_batch * self.batch_size
+        return self.loader
 
 
 def batches_per_epoch(dataset_length: int, batch_size: int, world_size: int = 1) -> int:

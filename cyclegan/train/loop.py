@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, load_torch_file, save_networks
 from ..config import Config
-from ..data import batches_per_epoch, epoch_loader
+from ..data import RunLoader, batches_per_epoch
 from ..device import resolve_device
 from ..errors import UserError
 from .compile import should_compile
@@ -126,6 +126,8 @@ def train(cfg: Config) -> TrainResult:
         total_steps = min(total_steps, t.max_steps)
     if should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks"):
         model.compile_networks()
+    loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
+                       num_workers=cfg.data.num_threads, pin_memory=device.type == "cuda")
     hooks = build_hooks(cfg)
     ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
     call_hooks(hooks, "on_start", ctx, progress)
@@ -137,11 +139,7 @@ def train(cfg: Config) -> TrainResult:
         while progress.epoch <= last_epoch and not _reached(t.max_steps, progress.step) and not interrupted:
             lr = learning_rate(cfg, progress.epoch)
             model.set_learning_rate(lr)
-            loader = epoch_loader(dataset, batch_size=cfg.data.batch_size, seed=t.seed,
-                                  epoch=progress.epoch, shuffle=not cfg.data.serial_batches,
-                                  start_batch=progress.batch, num_workers=cfg.data.num_threads,
-                                  pin_memory=device.type == "cuda")
-            for batch in loader:
+            for batch in loader.for_epoch(progress.epoch, progress.batch):
                 last = model.train_batch(batch)
                 progress.step += 1
                 progress.batch += 1
