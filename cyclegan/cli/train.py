@@ -6,6 +6,7 @@ small CycleGAN on them, and scores the translated test images against their know
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +14,12 @@ from ..checkpoint import STATE_FILE
 from ..config import Config, DataConfig, ModelConfig, TrainConfig
 from ..errors import UserError
 from .common import Parser, add_option, run_cli
+
+try:
+    from torch.distributed.elastic.multiprocessing.errors import record
+except ImportError:  # a torch built without distributed support
+    def record(fn):
+        return fn
 
 PROG = "cyclegan-train"
 
@@ -23,6 +30,15 @@ DEMO_SETTINGS = {
     "preprocess": "crop", "load_size": 96, "crop_size": 48,
     "n_epochs": 20, "n_epochs_decay": 14, "save_epoch_freq": 10, "print_freq": 20,
     "num_threads": 0,
+}
+
+# `--model dcgan` starts from the DCGAN paper's settings (Radford et al. 2016): 64x64 images,
+# 100-d noise, 64-wide networks, batch 128, Adam 2e-4 / beta1 0.5 at a constant rate. Flags
+# given on the command line still win.
+DCGAN_SETTINGS = {
+    "image_size": 64, "nz": 100, "ngf": 64, "ndf": 64, "channels": 3,
+    "batch_size": 128, "lr": 2e-4, "beta1": 0.5, "n_epochs": 25, "n_epochs_decay": 0,
+    "save_epoch_freq": 5, "print_freq": 50,
 }
 
 
@@ -120,6 +136,7 @@ def config_from_args(args, overrides: dict | None = None) -> Config:
     return Config(model=section(ModelConfig), data=section(DataConfig), train=section(TrainConfig))
 
 
+@record  # under torchrun: a failing rank's error is reported by name instead of a bare exit code
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return run_cli(PROG, lambda: _run(args))
@@ -128,8 +145,17 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     from ..train.loop import train
 
-    is_demo = bool(args.demo) or not (args.domainA or args.domainB or args.dataroot)
-    if is_demo:
+    is_dcgan = args.model == "dcgan"
+    is_demo = not is_dcgan and (bool(args.demo) or not (args.domainA or args.domainB or args.dataroot))
+    if is_dcgan:
+        if args.demo:
+            raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
+        if args.domainB:
+            raise UserError("--model dcgan learns one domain from noise: give --domainA only, drop --domainB")
+        if not (args.domainA or args.dataroot):
+            raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
+        cfg = config_from_args(args, DCGAN_SETTINGS)
+    elif is_demo:
         from ..data.demo import build_demo_domains
         from ..data.domains import datasets_root
         if args.domainA or args.domainB or args.dataroot:
@@ -145,12 +171,17 @@ def _run(args) -> int:
         cfg = config_from_args(args)
 
     result = train(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for everyone
+        return 130 if result.interrupted else 0
     where = result.run_dir
     if result.interrupted:
         print(f"{PROG}: interrupted at step {result.step}; state saved in {where}; "
               f"resume with the same command plus --continue_train")
         return 130
     print(f"{PROG}: trained {result.step} steps in {result.seconds:.0f} s; checkpoints in {where}")
+    if is_dcgan:
+        print(f"{PROG}: fixed-noise grids in {where / 'samples'} (animation: samples/training.gif); "
+              f"more samples: cyclegan-sample --checkpoint {where} -n 64 --output DIR")
     if is_demo:
         from ..train.known_answer import score_known_answer
         score = score_known_answer(where, Path(cfg.data.domainA) / "test", Path(cfg.data.domainB) / "test",

@@ -21,7 +21,7 @@ from .transforms import Preprocess
 
 
 # What a derived seed is for, so that the streams never coincide.
-ITEM, ORDER, LOADER = 0, 1, 2
+ITEM, ORDER, LOADER, RANK = 0, 1, 2, 3
 
 
 def item_seed(seed: int, epoch: int, position: int, purpose: int = ITEM) -> int:

@@ -46,6 +46,40 @@ def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
             p.requires_grad_(requires_grad)
 
 
+class CycleGenerators(nn.Module):
+    """G_A and G_B as one module whose one forward makes every image the generator loss needs.
+
+    A single forward per iteration is what DistributedDataParallel needs to reduce gradients
+    once; single-process runs use the same module, so both run exactly the same code.
+    """
+
+    def __init__(self, G_A: nn.Module, G_B: nn.Module, identity: bool):
+        super().__init__()
+        self.G_A, self.G_B, self.identity = G_A, G_B, identity
+
+    def forward(self, real_A: Tensor, real_B: Tensor):
+        fake_B = self.G_A(real_A)   # G_A(A)
+        rec_A = self.G_B(fake_B)    # G_B(G_A(A))
+        fake_A = self.G_B(real_B)   # G_B(B)
+        rec_B = self.G_A(fake_A)    # G_A(G_B(B))
+        idt_A = idt_B = None
+        if self.identity:
+            idt_A = self.G_A(real_B)  # G_A should leave images that are already B alone
+            idt_B = self.G_B(real_A)
+        return fake_B, rec_A, fake_A, rec_B, idt_A, idt_B
+
+
+class Discriminators(nn.Module):
+    """D_A and D_B scoring real and pooled fake images in one forward (for the same reason)."""
+
+    def __init__(self, D_A: nn.Module, D_B: nn.Module):
+        super().__init__()
+        self.D_A, self.D_B = D_A, D_B
+
+    def forward(self, real_A: Tensor, real_B: Tensor, fake_A: Tensor, fake_B: Tensor):
+        return self.D_A(real_B), self.D_A(fake_B), self.D_B(real_A), self.D_B(fake_A)
+
+
 @dataclass
 class Visuals:
     """The images of the last step, for dashboards and reports."""
@@ -62,25 +96,37 @@ class Visuals:
 class CycleGAN:
     """Four networks, two optimisers, two history pools, and ``train_step``."""
 
-    def __init__(self, cfg: Config, device: torch.device):
+    def __init__(self, cfg: Config, device: torch.device, rank: int = 0):
         t = cfg.train
         self.cfg, self.device = cfg, device
         self.precision = resolve_precision(t.precision, device)
         # Seed once here so that the four networks' initial weights depend only on --seed.
         torch.manual_seed(t.seed)
-        self.G_A, self.G_B = build_generators(cfg)
-        self.D_A, self.D_B = build_discriminators(cfg)
-        for net in self.nets.values():
+        G_A, G_B = build_generators(cfg)
+        D_A, D_B = build_discriminators(cfg)
+        for net in (G_A, G_B, D_A, D_B):
             init_weights(net, cfg.model.init_type, cfg.model.init_gain).to(device, memory_format=self.precision.memory_format)
+        self.generators = CycleGenerators(G_A, G_B, identity=t.lambda_identity > 0)
+        self.discriminators = Discriminators(D_A, D_B)
+        # What the step calls: the same modules, or their DistributedDataParallel wrappers.
+        self.run_generators: nn.Module = self.generators
+        self.run_discriminators: nn.Module = self.discriminators
         self.criterion_gan = GANLoss(t.gan_mode)
         betas = (t.beta1, t.beta2)
         self.optimizer_G = make_adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()), t.lr, betas, device)
         self.optimizer_D = make_adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), t.lr, betas, device)
         # Loss scaling only for fp16 on CUDA; elsewhere these are pass-throughs.
         self.scaler_G, self.scaler_D = self.precision.grad_scaler(), self.precision.grad_scaler()
-        self.fake_A_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 1)
-        self.fake_B_pool = ImagePool(t.pool_size, seed=t.seed * 2 + 2)
+        # Rank 0 (and a single process) keep the seeds single-process runs always had.
+        pool_seed = t.seed * 2 + 1000003 * rank
+        self.fake_A_pool = ImagePool(t.pool_size, seed=pool_seed + 1)
+        self.fake_B_pool = ImagePool(t.pool_size, seed=pool_seed + 2)
         self.visuals: Visuals | None = None
+
+    G_A = property(lambda self: self.generators.G_A)
+    G_B = property(lambda self: self.generators.G_B)
+    D_A = property(lambda self: self.discriminators.D_A)
+    D_B = property(lambda self: self.discriminators.D_B)
 
     @property
     def nets(self) -> dict[str, nn.Module]:
@@ -93,8 +139,13 @@ class CycleGAN:
     def compile_networks(self) -> None:
         """torch.compile the four networks (weights, optimisers and saved keys are unchanged)."""
         from .compile import compile_module
-        self.G_A, self.G_B = compile_module(self.G_A), compile_module(self.G_B)
-        self.D_A, self.D_B = compile_module(self.D_A), compile_module(self.D_B)
+        self.generators.G_A, self.generators.G_B = compile_module(self.G_A), compile_module(self.G_B)
+        self.discriminators.D_A, self.discriminators.D_B = compile_module(self.D_A), compile_module(self.D_B)
+
+    def distribute(self, wrap) -> None:
+        """Let ``wrap`` (e.g. DistributedDataParallel) take over the generator and discriminator steps."""
+        self.run_generators = wrap(self.generators)
+        self.run_discriminators = wrap(self.discriminators)
 
     def set_learning_rate(self, lr: float) -> None:
         for optimizer in self.optimizers.values():
@@ -124,21 +175,13 @@ class CycleGAN:
         # Networks run under autocast; every loss is computed in fp32 from fp32 copies.
         autocast = self.precision.autocast
 
-        with autocast():
-            fake_B = self.G_A(real_A)   # G_A(A)
-            rec_A = self.G_B(fake_B)    # G_B(G_A(A))
-            fake_A = self.G_B(real_B)   # G_B(B)
-            rec_B = self.G_A(fake_A)    # G_A(G_B(B))
-
         # Generators, with the discriminators frozen so no gradient is spent on them.
         set_requires_grad([self.D_A, self.D_B], False)
         self.optimizer_G.zero_grad(set_to_none=True)
         losses: dict[str, Tensor] = {}
-        idt_A = idt_B = None
         with autocast():
-            if t.lambda_identity > 0:
-                idt_A = self.G_A(real_B)  # G_A should leave images that are already B alone
-                idt_B = self.G_B(real_A)
+            fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = self.run_generators(real_A, real_B)
+            # The bare discriminators: their weights are frozen here, so no gradient to reduce.
             score_fake_B, score_fake_A = self.D_A(fake_B), self.D_B(fake_A)
         if idt_A is not None:
             losses["idt_A"] = F.l1_loss(idt_A.float(), real_B) * t.lambda_B * t.lambda_identity
@@ -155,8 +198,12 @@ class CycleGAN:
         set_requires_grad([self.D_A, self.D_B], True)
         self.optimizer_D.zero_grad(set_to_none=True)
         fake_B, fake_A = fake_B.detach().float(), fake_A.detach().float()
-        losses["D_A"] = self._discriminator_loss(self.D_A, real_B, self.fake_B_pool.query(fake_B))
-        losses["D_B"] = self._discriminator_loss(self.D_B, real_A, self.fake_A_pool.query(fake_A))
+        pooled_B, pooled_A = self.fake_B_pool.query(fake_B), self.fake_A_pool.query(fake_A)
+        with autocast():
+            real_B_score, fake_B_score, real_A_score, fake_A_score = self.run_discriminators(
+                real_A, real_B, pooled_A, pooled_B)
+        losses["D_A"] = self._discriminator_loss(self.D_A, real_B_score, fake_B_score, real_B, pooled_B)
+        losses["D_B"] = self._discriminator_loss(self.D_B, real_A_score, fake_A_score, real_A, pooled_A)
         self.scaler_D.scale(losses["D_A"] + losses["D_B"]).backward()
         self.scaler_D.step(self.optimizer_D)
         self.scaler_D.update()
@@ -166,15 +213,17 @@ class CycleGAN:
                                fake_A.detach(), rec_B.detach(), None if idt_A is None else idt_A.detach())
         return {name: float(losses[name].detach()) for name in LOSS_NAMES if name in losses}
 
-    def _discriminator_loss(self, D: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
-        fake = fake.detach()
-        with self.precision.autocast():
-            score_real, score_fake = D(real), D(fake)
+    def _discriminator_loss(self, D: nn.Module, score_real: Tensor, score_fake: Tensor,
+                            real: Tensor, fake: Tensor) -> Tensor:
         loss = 0.5 * (self.criterion_gan(score_real.float(), True) + self.criterion_gan(score_fake.float(), False))
         if self.cfg.train.gan_mode == "wgangp":
             with self.precision.autocast():
                 loss = loss + gradient_penalty(D, real, fake).float()
         return loss
+
+    def load_pools(self, pools: dict) -> None:
+        self.fake_A_pool.load_state_dict(pools["fake_A"], self.device)
+        self.fake_B_pool.load_state_dict(pools["fake_B"], self.device)
 
     # -- training state --------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -192,8 +241,7 @@ class CycleGAN:
             unwrap(net).load_state_dict(state["nets"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        self.fake_A_pool.load_state_dict(state["pools"]["fake_A"], self.device)
-        self.fake_B_pool.load_state_dict(state["pools"]["fake_B"], self.device)
+        self.load_pools(state["pools"])
         for name, scaler in (("G", self.scaler_G), ("D", self.scaler_D)):
             saved = state.get("grad_scalers", {}).get(name)
             if saved and scaler.is_enabled():

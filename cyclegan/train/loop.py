@@ -6,6 +6,8 @@ Ctrl-C, so a run that stops for any reason resumes where it stopped (--continue_
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import signal
 import sys
 import threading
@@ -17,12 +19,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, load_torch_file, save_networks
+from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, bare_state_dict, load_torch_file, save_networks
 from ..config import Config
 from ..data import RunLoader, batches_per_epoch
+from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError
 from .compile import should_compile
+from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
+                          shutdown_distributed, wrap_model)
 from .hooks import RunContext, build_hooks, call_hooks
 from .loss_log import LOG_FILE, LossLog
 from .models import build_dataset, build_model, canonical_model_name
@@ -87,7 +92,16 @@ def train(cfg: Config) -> TrainResult:
     if cfg.train.dry_run:  # like pytorch/examples: prove the whole path works, in seconds
         cfg = replace(cfg, train=replace(cfg.train, max_steps=min(cfg.train.max_steps or 2, 2)))
     t = cfg.train
-    device = resolve_device(t.device)
+    dist_info, device = init_distributed(resolve_device(t.device))
+    try:
+        return _train(cfg, dist_info, device)
+    finally:
+        shutdown_distributed()
+
+
+def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResult:
+    t = cfg.train
+    is_main = dist_info.is_main
     run_dir = Path(t.checkpoints_dir).expanduser() / run_name(cfg)
     state_path = run_dir / STATE_FILE
 
@@ -99,27 +113,39 @@ def train(cfg: Config) -> TrainResult:
         saved = load_torch_file(state_path)
         # The architecture is the saved one: a resumed run never silently changes its networks.
         cfg = replace(cfg, model=Config.from_dict(saved["config"]).model)
-    elif t.continue_train:
+    elif t.continue_train and is_main:
         print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
 
     dataset = build_dataset(cfg)
-    model = build_model(cfg, device)
+    model = build_model(cfg, device, rank=dist_info.rank)
+    if dist_info.enabled and not hasattr(model, "distribute"):
+        raise UserError(f"--model {cfg.model.model} does not support multi-process training; run it without torchrun")
+    if dist_info.enabled:  # each rank draws its own dropout noise, reproducibly
+        torch.manual_seed(item_seed(t.seed, 0, dist_info.rank, RANK))
     progress = Progress(epoch=t.epoch_count, batch=0, step=0)
-    log = LossLog(run_dir / LOG_FILE)
+    # Only rank 0 writes: logs, checkpoints, reports. Other ranks log into the void.
+    log = LossLog(run_dir / LOG_FILE if is_main else Path(os.devnull))
     if saved is not None:
         model.load_state_dict(saved["model"])
         progress = Progress(**saved["progress"])
-        restore_rng_state(saved["rng"])
+        restore_rng_state(_own_rank_state(saved, dist_info, model))
         log.truncate_after(progress.step)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.save_json(run_dir / CONFIG_FILE)
+    if is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        cfg.save_json(run_dir / CONFIG_FILE)
+    wrap_model(model, dist_info, device)
 
     def save_state() -> None:
-        save_networks(model.nets, run_dir, "latest")
-        atomic_torch_save({"model": model.state_dict(), "progress": vars(progress).copy(),
-                           "rng": capture_rng_state(), "config": cfg.to_dict()}, state_path)
+        # Pools and random streams differ per rank: gather them so a resume restores every rank.
+        per_rank = gather_objects({"pools": model.state_dict().get("pools"), "rng": capture_rng_state()}, dist_info)
+        if is_main:
+            save_networks(model.nets, run_dir, "latest")
+            atomic_torch_save({"model": model.state_dict(), "progress": vars(progress).copy(),
+                               "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
+                               "config": cfg.to_dict()}, state_path)
+        barrier(dist_info)
 
-    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size)
+    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size)
     last_epoch = t.n_epochs + t.n_epochs_decay
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
@@ -127,20 +153,25 @@ def train(cfg: Config) -> TrainResult:
     if should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks"):
         model.compile_networks()
     loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
-                       num_workers=cfg.data.num_threads, pin_memory=device.type == "cuda")
-    hooks = build_hooks(cfg)
+                       num_workers=cfg.data.num_threads, rank=dist_info.rank, world_size=dist_info.world_size,
+                       pin_memory=device.type == "cuda")
+    hooks = build_hooks(cfg) if is_main else []
     ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
     call_hooks(hooks, "on_start", ctx, progress)
     start_time, last = time.time(), {}
     interrupted = False
     bar = tqdm(total=total_steps, initial=min(progress.step, total_steps), unit="it",
-               disable=not t.progress, dynamic_ncols=True, desc=run_dir.name)
+               disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name)
+    seen_dump = _debug_seen_dump(dist_info)
     with _stop_on_interrupt() as stop_requested:
         while progress.epoch <= last_epoch and not _reached(t.max_steps, progress.step) and not interrupted:
             lr = learning_rate(cfg, progress.epoch)
             model.set_learning_rate(lr)
             for batch in loader.for_epoch(progress.epoch, progress.batch):
                 last = model.train_batch(batch)
+                seen_dump(batch)
+                # One small collective per step: mean losses over ranks, and stop together.
+                last, stop = all_reduce_losses(last, stop_requested.is_set(), dist_info)
                 progress.step += 1
                 progress.batch += 1
                 log.add(last)
@@ -149,7 +180,7 @@ def train(cfg: Config) -> TrainResult:
                 if progress.step % t.print_freq == 0:
                     _log_line(log, progress, n_batches, lr, start_time)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
-                if stop_requested.is_set():
+                if stop:
                     interrupted = True
                     break
                 if _reached(t.max_steps, progress.step):
@@ -161,17 +192,64 @@ def train(cfg: Config) -> TrainResult:
                 progress.epoch, progress.batch = progress.epoch + 1, 0
                 _log_line(log, progress, n_batches, lr, start_time, epoch=finished_epoch)
                 save_state()
-                if finished_epoch % t.save_epoch_freq == 0:
+                if finished_epoch % t.save_epoch_freq == 0 and is_main:
                     save_networks(model.nets, run_dir, str(finished_epoch))
                 call_hooks(hooks, "on_epoch_end", ctx, progress, finished_epoch)
             else:
                 _log_line(log, progress, n_batches, lr, start_time)
                 save_state()
     bar.close()
-    if progress.step == 0 or not state_path.exists():
+    if progress.step == 0 or not _exists_everywhere(state_path, dist_info):
         save_state()
     call_hooks(hooks, "on_end", ctx, progress, interrupted)
+    _debug_weights_hash(model, dist_info)
     return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
+
+
+def _own_rank_state(saved: dict, info: DistInfo, model) -> dict:
+    """The RNG state (and, under DDP, the pools) this rank saved; rank 0's when the world size changed."""
+    ranks = saved.get("ranks")
+    if not info.enabled or not ranks:
+        return saved["rng"]
+    if len(ranks) != info.world_size:
+        print_main(info, f"cyclegan-train: resuming a {len(ranks)}-process run with {info.world_size} processes: "
+                   "the data order is the same, the history pools and random streams restart from rank 0's")
+        return ranks[0]["rng"]
+    own = ranks[info.rank]
+    if own.get("pools") is not None and hasattr(model, "load_pools"):
+        model.load_pools(own["pools"])
+    return own["rng"]
+
+
+def _exists_everywhere(path: Path, info: DistInfo) -> bool:
+    exists = path.exists() if info.is_main else True
+    return bool(gather_objects(exists, info)[0])
+
+
+# Test instrumentation: with CYCLEGAN_DEBUG_DIR set, every rank writes what it trained on and a
+# hash of its final weights, so tests can check sharding and that the ranks stayed in step.
+def _debug_seen_dump(info: DistInfo):
+    folder = os.environ.get("CYCLEGAN_DEBUG_DIR")
+    if not folder:
+        return lambda batch: None
+    path = Path(folder) / f"seen_rank{info.rank}.txt"
+
+    def dump(batch) -> None:
+        with path.open("a") as f:
+            f.writelines(f"{name}\n" for name in batch.get("A_paths", []))
+    return dump
+
+
+def _debug_weights_hash(model, info: DistInfo) -> None:
+    folder = os.environ.get("CYCLEGAN_DEBUG_DIR")
+    if not folder:
+        return
+    digest = hashlib.sha256()
+    for name, net in sorted(model.nets.items()):
+        for key, value in sorted(bare_state_dict(net).items()):
+            digest.update(key.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    (Path(folder) / f"weights_rank{info.rank}.sha256").write_text(digest.hexdigest() + "\n")
 
 
 def _reached(max_steps: int | None, step: int) -> bool:
@@ -186,7 +264,7 @@ def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start
 
 @contextmanager
 def _stop_on_interrupt():
-    """First Ctrl-C: finish the current step, save, exit. A second one stops at once."""
+    """First Ctrl-C (or SIGTERM): finish the current step, save, exit. A second one stops at once."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
@@ -199,8 +277,10 @@ def _stop_on_interrupt():
         print("\ncyclegan-train: stopping after this step and saving (Ctrl-C again to abort without saving)",
               file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    # SIGTERM too: torchrun, schedulers and `kill` ask a run to stop with it; save first.
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -22,12 +22,13 @@ def canonical_model_name(name: str) -> str:
     return name
 
 
-def build_model(cfg: Config, device: torch.device):
+def build_model(cfg: Config, device: torch.device, rank: int = 0):
+    """``rank`` (multi-process training) gives each process its own history-pool randomness."""
     if canonical_model_name(cfg.model.model) == "dcgan":
         from .dcgan_step import DCGAN
         return DCGAN(cfg, device)
     from .cyclegan_step import CycleGAN
-    return CycleGAN(cfg, device)
+    return CycleGAN(cfg, device, rank=rank)
 
 
 def build_dataset(cfg: Config) -> Dataset:
