@@ -52,6 +52,14 @@ class Hook:
 def build_hooks(cfg: Config) -> list[Hook]:
     """The hooks a run gets from its config. Each feature adds its own line here."""
     hooks: list[Hook] = []
+    if cfg.model.model == "dcgan":
+        from .dcgan_samples import DCGANSamples
+        hooks.append(DCGANSamples())
+    if cfg.train.eval_freq > 0:
+        from ..eval.hook import KIDHook
+        hooks.append(KIDHook(cfg.train.eval_freq))
+    from ..report import report_hooks
+    hooks.extend(report_hooks(cfg))  # HTML report and progression always; visdom unless --display none
     return hooks
 
 

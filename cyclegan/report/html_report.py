@@ -1,0 +1,189 @@
+"""``<run>/web/index.html``: what a run did, readable from disk or a file share.
+
+Self-contained: images under ``web/images/`` and the progression next to the page, linked by
+relative paths; the loss plot is inline SVG; no script and no external URL. Sections: last
+checkpoint and its step, progression animation, loss plot, per-epoch image rows (newest first,
+A side then B side, like the reference's page), the run's config.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from urllib.parse import quote
+
+from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_write_bytes
+from ..config import Config
+from ..train.loss_log import LOG_FILE, read_log
+from .progression import is_dcgan, save_png
+from .svg_plot import line_chart
+from .visuals import grid_columns
+
+NOT_LOSSES = {"step", "epoch", "lr", "time"}
+VISUAL_ORDER = ("real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A")
+_IMAGE_FILE = re.compile(r"^epoch(\d+)_(.+)\.png$")
+_EPOCH_NET = re.compile(r"^(\d+)_net_(.+)\.pth$")
+_SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.png$")
+
+
+@dataclass
+class CheckpointInfo:
+    step: int | None
+    epoch: int | None            # the next epoch to run
+    batch: int | None            # batches of that epoch already run
+    saved: float | None          # mtime of latest_state.pth
+    latest_files: list[str]
+    kept_epochs: list[int]
+
+
+def web_dir(run_dir: Path) -> Path:
+    return Path(run_dir) / "web"
+
+
+def save_epoch_visuals(run_dir: Path, epoch: int, images: dict) -> None:
+    """``web/images/epoch<NNN>_<name>.png`` for each named image (the reference's file names)."""
+    for name, image in images.items():
+        save_png(image, web_dir(run_dir) / "images" / f"epoch{epoch:03d}_{name}.png")
+
+
+def checkpoint_info(run_dir: Path) -> CheckpointInfo:
+    run_dir = Path(run_dir)
+    state = run_dir / STATE_FILE
+    step = epoch = batch = saved = None
+    if state.is_file():
+        saved = state.stat().st_mtime
+        try:
+            import torch
+            # mmap: only the small pickle is read, not the (possibly large) tensors
+            progress = torch.load(state, map_location="cpu", weights_only=True, mmap=True).get("progress", {})
+            step, epoch, batch = progress.get("step"), progress.get("epoch"), progress.get("batch")
+        except Exception:
+            pass
+    latest = sorted(p.name for p in run_dir.glob("latest_net_*.pth"))
+    kept = sorted({int(m.group(1)) for p in run_dir.glob("*_net_*.pth") if (m := _EPOCH_NET.match(p.name))})
+    return CheckpointInfo(step, epoch, batch, saved, latest, kept)
+
+
+def copy_dcgan_samples(run_dir: Path) -> None:
+    """DCGAN runs keep their grids in ``samples/``; the page links copies so ``web/`` stands alone."""
+    samples = Path(run_dir) / "samples"
+    if not samples.is_dir():
+        return
+    images = web_dir(run_dir) / "images"
+    for path in samples.iterdir():
+        match = _SAMPLE_FILE.match(path.name)
+        if not match:
+            continue
+        target = images / f"epoch{int(match.group(1)):03d}_samples.png"
+        if not target.exists() or target.stat().st_mtime < path.stat().st_mtime:
+            images.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+
+
+def write_report(run_dir: Path) -> Path:
+    """(Re)write ``web/index.html`` from what the run folder holds now."""
+    run_dir = Path(run_dir)
+    cfg = Config.load_json(run_dir / CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else Config()
+    web = web_dir(run_dir)
+    if is_dcgan(cfg):
+        copy_dcgan_samples(run_dir)
+    records = read_log(run_dir / LOG_FILE)
+    info = checkpoint_info(run_dir)
+    body = [f"<h1>{escape(run_dir.name)}</h1>",
+            f'<p class="updated">report written {escape(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
+            _checkpoint_section(info), _progression_section(web), _plots_section(records),
+            _epoch_rows_section(web), _config_section(cfg)]
+    page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{escape(run_dir.name)}: training report</title>\n<style>{_CSS}</style>\n</head>\n"
+            "<body>\n" + "\n".join(part for part in body if part) + "\n</body>\n</html>\n")
+    path = web / "index.html"
+    atomic_write_bytes(path, page.encode("utf-8"))
+    return path
+
+
+def _checkpoint_section(info: CheckpointInfo) -> str:
+    if not info.latest_files:
+        return '<h2>Checkpoint</h2><p id="checkpoint">no checkpoint saved yet</p>'
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.saved)) if info.saved else "unknown time"
+    step = "unknown" if info.step is None else str(info.step)
+    epoch = "" if info.epoch is None else f", next epoch {info.epoch}"
+    kept = ", ".join(str(e) for e in info.kept_epochs) or "none"
+    return ('<h2>Checkpoint</h2>\n<table id="checkpoint">'
+            f'<tr><th>last checkpoint</th><td>{escape(", ".join(info.latest_files))}</td></tr>'
+            f'<tr><th>step</th><td class="step">{escape(step)}</td></tr>'
+            f'<tr><th>saved</th><td>{escape(when)}{escape(epoch)}</td></tr>'
+            f'<tr><th>kept epochs</th><td>{escape(kept)}</td></tr></table>')
+
+
+def _progression_section(web: Path) -> str:
+    parts = []
+    if (web / "progression.gif").is_file():
+        parts.append('<img class="progression" src="progression.gif" alt="training progression">')
+    if (web / "progression.mp4").is_file():
+        parts.append('<p><a href="progression.mp4">progression.mp4</a></p>')
+    return "<h2>Progression</h2>\n" + "\n".join(parts) if parts else ""
+
+
+def _plots_section(records: list[dict]) -> str:
+    losses: dict[str, tuple[list[float], list[float]]] = {}
+    kid: dict[str, tuple[list[float], list[float]]] = {}
+    for record in records:
+        x = record.get("epoch")
+        if not isinstance(x, (int, float)):
+            continue
+        for key, value in record.items():
+            if key in NOT_LOSSES or not isinstance(value, (int, float)):
+                continue
+            target = kid if "kid" in key.lower() else losses
+            xs, ys = target.setdefault(key, ([], []))
+            xs.append(float(x))
+            ys.append(float(value))
+    parts = ["<h2>Losses</h2>", line_chart(losses, "training losses", "epoch", "loss")]
+    if kid:
+        parts.append(line_chart(kid, "KID (lower is better)", "epoch", "KID"))
+    return "\n".join(parts)
+
+
+def _epoch_rows_section(web: Path) -> str:
+    by_epoch: dict[int, dict[str, str]] = {}
+    images = web / "images"
+    if images.is_dir():
+        for path in images.iterdir():
+            match = _IMAGE_FILE.match(path.name)
+            if match:
+                by_epoch.setdefault(int(match.group(1)), {})[match.group(2)] = f"images/{quote(path.name)}"
+    if not by_epoch:
+        return ""
+    parts = ["<h2>Images per epoch</h2>"]
+    for epoch in sorted(by_epoch, reverse=True):
+        named = by_epoch[epoch]
+        names = sorted(named, key=lambda n: (VISUAL_ORDER.index(n) if n in VISUAL_ORDER else len(VISUAL_ORDER), n))
+        columns = grid_columns(names)
+        parts.append(f'<h3>epoch [{epoch}]</h3>\n<table class="epoch" data-epoch="{epoch}">')
+        for start in range(0, len(names), columns):
+            cells = "".join(f'<td><a href="{named[n]}"><img src="{named[n]}" alt="{escape(n)}"></a>'
+                            f"<br>{escape(n)}</td>" for n in names[start:start + columns])
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    return "\n".join(parts)
+
+
+def _config_section(cfg: Config) -> str:
+    return ('<h2>Config</h2>\n<pre id="config">'
+            f"{escape(json.dumps(cfg.to_dict(), indent=2))}</pre>")
+
+
+_CSS = """
+body { font-family: sans-serif; margin: 1.5em; color: #222; }
+table { border-collapse: collapse; }
+#checkpoint th { text-align: left; padding-right: 1em; }
+table.epoch td { text-align: center; padding: 4px; font-size: 12px; vertical-align: top; }
+table.epoch img { width: 128px; image-rendering: pixelated; }
+img.progression { width: 640px; max-width: 100%; image-rendering: pixelated; }
+pre { background: #f6f6f6; padding: 0.8em; font-size: 12px; }
+.updated { color: #777; font-size: 12px; }
+"""
