@@ -42,6 +42,12 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _atomic_write(Path(path), lambda f: torch.save(obj, f))
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -50,6 +56,7 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the user's usual mode
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -91,7 +98,8 @@ def load_torch_file(path: Path) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean "not a usable file"
-        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}); "
+        reason = " ".join(str(exc).split())[:200]  # unpickler errors span many lines; keep one
+        raise UserError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {reason}); "
                         "it may be truncated or not a PyTorch file") from None
 
 

@@ -25,6 +25,7 @@ from ..data import RunLoader, batches_per_epoch
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError
+from ..precision import describe_precision
 from .compile import should_compile
 from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
                           shutdown_distributed, wrap_model)
@@ -81,6 +82,7 @@ def validate(cfg: Config) -> None:
         (t.pool_size >= 0, "--pool_size must be >= 0"),
         (t.epoch_count >= 1, "--epoch_count must be at least 1"),
         (t.seed >= 0, "--seed must be >= 0"),
+        (t.eval_freq >= 0, "--eval_freq must be >= 0 (0 = off)"),
     ]
     for ok, message in checks:
         if not ok:
@@ -150,8 +152,12 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
         total_steps = min(total_steps, t.max_steps)
-    if should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks"):
+    compiled = should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks")
+    if compiled:
         model.compile_networks()
+    if is_main and t.progress and hasattr(model, "precision"):
+        print(f"{run_dir.name}: {describe_precision(model.precision)}{', compiled' if compiled else ''}"
+              f"{f', {dist_info.world_size} processes' if dist_info.enabled else ''}", file=sys.stderr)
     loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
                        num_workers=cfg.data.num_threads, rank=dist_info.rank, world_size=dist_info.world_size,
                        pin_memory=device.type == "cuda")

@@ -1,0 +1,194 @@
+"""Scoring translations: distribution metrics (KID, FID) and paired metrics (PSNR, SSIM, L1, LPIPS).
+
+``score_folders`` compares a folder of generated images with a folder of real ones,
+``paired_folders`` compares generated images with the true translations of the same name, and
+``score_run`` translates a training run's test split in both directions and scores each
+direction against the other domain's test images.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..data.images import list_images, load_rgb, readable_images
+from ..errors import UserError
+from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
+from .features import FeatureExtractor
+from .lpips import LPIPS
+
+
+@dataclass
+class DistributionScore:
+    real_count: int
+    fake_count: int
+    kid: KIDResult
+    fid: float
+    features: str          # the extractor's full description (network, resizer, comparability)
+    comparable: bool
+
+
+@dataclass
+class PairedScore:
+    count: int
+    psnr: float            # dB, mean over images
+    ssim: float
+    l1: float              # mean absolute error, pixels in [0, 1]
+    lpips: float | None    # None when its weights are not on this machine
+    unmatched: int = 0     # generated images without a target of the same name
+    lpips_note: str = ""
+
+
+@dataclass
+class DirectionScore:
+    direction: str         # AtoB | BtoA
+    source: str            # the test folder that was translated
+    real: str              # the test folder of the other domain
+    distribution: DistributionScore | None
+    paired: PairedScore | None = None
+
+
+def image_paths(folder: str | Path, option: str) -> list[Path]:
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"{option} {folder}: folder does not exist")
+    paths = readable_images(list_images(folder), f"{option} {folder}")
+    if not paths:
+        raise UserError(f"{option} {folder}: no readable images (.png/.jpg ...) in this folder")
+    return paths
+
+
+def _need_two(count: int, what: str) -> None:
+    if count < 2:
+        raise UserError(f"{what}: KID and FID need at least 2 images, found {count}")
+
+
+def distribution_score(real: np.ndarray, fake: np.ndarray, extractor: FeatureExtractor,
+                       subsets: int = 100, subset_size: int = 1000) -> DistributionScore:
+    """KID and FID between two feature arrays from ``extractor``."""
+    return DistributionScore(len(real), len(fake), kid(real, fake, subsets=subsets, subset_size=subset_size),
+                             fid(real, fake), extractor.describe(), extractor.comparable)
+
+
+def folder_features(extractor: FeatureExtractor, paths: list[Path], desc: str | None = None) -> np.ndarray:
+    return extractor.features((load_rgb(p) for p in paths), count=len(paths), desc=desc)
+
+
+def score_folders(real_dir: str | Path, fake_dir: str | Path, extractor: FeatureExtractor,
+                  subsets: int = 100, subset_size: int = 1000, progress: bool = True) -> DistributionScore:
+    real_paths, fake_paths = image_paths(real_dir, "--real"), image_paths(fake_dir, "--fake")
+    _need_two(len(real_paths), f"--real {real_dir}")
+    _need_two(len(fake_paths), f"--fake {fake_dir}")
+    real = folder_features(extractor, real_paths, "real features" if progress else None)
+    fake = folder_features(extractor, fake_paths, "fake features" if progress else None)
+    return distribution_score(real, fake, extractor, subsets, subset_size)
+
+
+def paired_score(pairs: list[tuple[Image.Image, Image.Image, str]], lpips: LPIPS | None = None,
+                 unmatched: int = 0) -> PairedScore:
+    """Mean PSNR, SSIM, L1 (and LPIPS) over (generated, target, name) triples of equal sizes."""
+    if not pairs:
+        raise UserError("no generated image has a target of the same name")
+    values: dict[str, list[float]] = {"psnr": [], "ssim": [], "l1": [], "lpips": []}
+    for fake, target, name in pairs:
+        if fake.size != target.size:
+            raise UserError(f"{name}: generated image is {fake.size[0]}x{fake.size[1]} but its target is "
+                            f"{target.size[0]}x{target.size[1]}; paired metrics need equal sizes")
+        values["psnr"].append(psnr(fake, target))
+        values["ssim"].append(ssim(fake, target))
+        values["l1"].append(mean_l1(fake, target))
+        if lpips is not None and lpips.model is not None:
+            values["lpips"].append(lpips(fake, target))
+    mean = lambda v: float(np.mean(v))
+    return PairedScore(len(pairs), mean(values["psnr"]), mean(values["ssim"]), mean(values["l1"]),
+                       mean(values["lpips"]) if values["lpips"] else None, unmatched,
+                       lpips.note if lpips is not None else "")
+
+
+def paired_folders(fake_dir: str | Path, target_dir: str | Path, lpips: LPIPS | None = None) -> PairedScore:
+    fake_paths = image_paths(fake_dir, "--fake")
+    target_dir = Path(target_dir).expanduser()
+    if not target_dir.is_dir():
+        raise UserError(f"--target {target_dir}: folder does not exist")
+    # the same stem matches whatever the format: a .png translation of a .jpg target counts
+    targets = {p.stem: p for p in list_images(target_dir)}
+    matched = [(p, targets[p.stem]) for p in fake_paths if p.stem in targets]
+    if not matched:
+        raise UserError(f"--target {target_dir}: no image there has the name of an image in --fake {fake_dir}; "
+                        "paired metrics match files by name")
+    pairs = [(load_rgb(f), load_rgb(t), f.name) for f, t in matched]
+    return paired_score(pairs, lpips, unmatched=len(fake_paths) - len(matched))
+
+
+# --------------------------------------------------------------------------
+# a training run
+# --------------------------------------------------------------------------
+
+
+def run_test_dirs(run_dir: Path) -> tuple[Path, Path]:
+    """The test folders of a run's two domains, from its saved config."""
+    from ..checkpoint import CONFIG_FILE
+    from ..config import Config
+    from ..data import resolve_domains
+
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"--checkpoint {run_dir}: not a training run (no {CONFIG_FILE})")
+    cfg = Config.load_json(run_dir / CONFIG_FILE)
+    domain_A, domain_B = resolve_domains(cfg.data)
+    for domain, letter in ((domain_A, "A"), (domain_B, "B")):
+        if domain.test_dir is None:
+            raise UserError(f"--checkpoint {run_dir}: domain {letter} ({domain.root}) has no test/ folder "
+                            "to translate; add test images there")
+    return domain_A.test_dir, domain_B.test_dir   # type: ignore[return-value]
+
+
+def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: torch.device,
+              epoch: str = "latest", paired: bool = False, lpips: LPIPS | None = None,
+              max_images: int | None = None, subsets: int = 100, subset_size: int = 1000,
+              save_dir: Path | None = None, progress: bool = True) -> list[DirectionScore]:
+    """Translate both test splits with the run's generators and score each against the other domain.
+
+    ``paired``: the test splits are aligned (B/test/<name> is the true translation of
+    A/test/<name>), so PSNR/SSIM/L1 are computed too. ``extractor`` None skips KID/FID.
+    """
+    from tqdm import tqdm
+
+    from ..translate import load_generator, translate_image
+
+    run_dir = Path(run_dir).expanduser()
+    test_A, test_B = run_test_dirs(run_dir)
+    results = []
+    for direction, source_dir, real_dir in (("AtoB", test_A, test_B), ("BtoA", test_B, test_A)):
+        generator = load_generator(run_dir, direction, epoch, device)
+        sources = image_paths(source_dir, f"test split {direction[0]}")[:max_images]
+        reals = image_paths(real_dir, f"test split {direction[-1]}")[:max_images]
+        fakes = []
+        for path in tqdm(sources, desc=f"translate {direction}", unit="img", leave=False, disable=not progress):
+            fakes.append((translate_image(generator, load_rgb(path), device), path))
+        if save_dir is not None:
+            out = Path(save_dir) / direction
+            out.mkdir(parents=True, exist_ok=True)
+            for image, path in fakes:
+                image.save(out / f"{path.stem}.png")
+        distribution = None
+        if extractor is not None:
+            _need_two(len(sources), f"test split {source_dir}")
+            _need_two(len(reals), f"test split {real_dir}")
+            real = folder_features(extractor, reals, f"real {direction[-1]} features" if progress else None)
+            fake = extractor.features((image for image, _ in fakes), count=len(fakes),
+                                      desc=f"fake {direction[-1]} features" if progress else None)
+            distribution = distribution_score(real, fake, extractor, subsets, subset_size)
+        paired_result = None
+        if paired:
+            truth = {p.stem: p for p in list_images(real_dir)}
+            pairs = [(image, load_rgb(truth[p.stem]), p.name) for image, p in fakes if p.stem in truth]
+            paired_result = paired_score(pairs, lpips, unmatched=len(fakes) - len(pairs))
+        results.append(DirectionScore(direction, str(source_dir), str(real_dir), distribution, paired_result))
+    return results
+
+
+def to_json(obj) -> dict:
+    return asdict(obj)

@@ -1,0 +1,209 @@
+"""Export one generator to TorchScript and ONNX, check it against eager PyTorch, describe it.
+
+Files written to the output folder (``generator_<direction>.*``):
+
+    .pt     TorchScript (torch.jit.script), runs with ``torch.jit.load`` and no cyclegan code
+    .onnx   ONNX with dynamic batch, height and width (the torch.onnx dynamo exporter)
+    .json   the sidecar: direction, architecture, input/output range and layout, the
+            multiple-of-4 rule, the parity measured at export
+
+Each file is written to a temporary name, loaded back and compared with the eager network
+on random images of two sizes and batch sizes (which also proves the axes are dynamic); it is
+moved into place only when the largest absolute difference is below ``PARITY_TOLERANCE``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import atomic_write_bytes
+from .errors import UserError
+from .translate import MULTIPLE, GeneratorSource
+
+FORMATS = ("torchscript", "onnx")
+EXTENSIONS = {"torchscript": ".pt", "onnx": ".onnx"}
+PARITY_TOLERANCE = 1e-3          # fp32, values in [-1, 1]
+PARITY_SHAPES = ((1, 3, 68, 92), (2, 3, 48, 40))   # two sizes and batch sizes: the axes must be dynamic
+EXTRA_HINT = "install the export extra: pip install 'cyclegan[export]' (onnx, onnxscript, onnxruntime)"
+
+
+@dataclass
+class ExportResult:
+    files: dict[str, Path] = field(default_factory=dict)
+    parity: dict[str, float] = field(default_factory=dict)    # max abs difference against eager
+    metadata: Path | None = None
+
+
+def export_paths(output_dir: Path, direction: str, formats) -> dict[str, Path]:
+    stem = f"generator_{direction}"
+    paths = {fmt: output_dir / f"{stem}{EXTENSIONS[fmt]}" for fmt in formats}
+    paths["metadata"] = output_dir / f"{stem}.json"
+    return paths
+
+
+def export_generator(generator: nn.Module, source: GeneratorSource, output_dir: Path, formats=FORMATS,
+                     opset: int | None = None, check: bool = True, overwrite: bool = False,
+                     log=print) -> ExportResult:
+    """Export ``generator`` (fp32, CPU) in each format; raises UserError when parity fails."""
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UserError(f"--format {unknown[0]!r}: use {', '.join(FORMATS)} or both")
+    output_dir = Path(output_dir)
+    paths = export_paths(output_dir, source.direction, formats)
+    existing = [p for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise UserError(f"{existing[0]} already exists; choose another --output or add --overwrite")
+    if "onnx" in formats:
+        _require_onnx(check)
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"--output {output_dir} cannot be created ({exc.strerror or exc})") from None
+
+    generator = generator.float().cpu().eval()
+    generator.to(memory_format=torch.contiguous_format)
+    torch.manual_seed(0)
+    inputs = [torch.rand(shape) * 2 - 1 for shape in PARITY_SHAPES]
+    with torch.inference_mode():
+        expected = [generator(x) for x in inputs]
+
+    result = ExportResult()
+    opset_used = None
+    for fmt in formats:
+        if fmt == "torchscript":
+            data = _torchscript_bytes(generator)
+            if check:
+                with warnings.catch_warnings(), torch.inference_mode():
+                    warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated.*")
+                    loaded = torch.jit.load(io.BytesIO(data), map_location="cpu")
+                    outputs = [loaded(x) for x in inputs]
+                result.parity[fmt] = _max_diff(outputs, expected)
+                _judge(fmt, result.parity[fmt], log)
+            atomic_write_bytes(paths[fmt], data)
+        else:
+            data, opset_used = _onnx_bytes(generator, source, opset)
+            if check:
+                result.parity[fmt] = _max_diff(_run_onnx(data, inputs), expected)
+                _judge(fmt, result.parity[fmt], log)
+            atomic_write_bytes(paths[fmt], data)
+        result.files[fmt] = paths[fmt]
+        log(f"wrote {paths[fmt]} ({paths[fmt].stat().st_size / 2 ** 20:.1f} MB)")
+
+    metadata = describe(source, {fmt: p.name for fmt, p in result.files.items()}, result.parity, opset_used)
+    atomic_write_bytes(paths["metadata"], (json.dumps(metadata, indent=2) + "\n").encode())
+    result.metadata = paths["metadata"]
+    log(f"wrote {paths['metadata']}")
+    return result
+
+
+def describe(source: GeneratorSource, files: dict[str, str], parity: dict[str, float], opset: int | None) -> dict:
+    """The sidecar: what a deployment needs to feed the model and read its answer."""
+    return {
+        "format_version": 1,
+        "model": "cyclegan-generator",
+        "direction": source.direction,
+        "run": source.run_name,
+        "checkpoint": str(source.path),
+        "architecture": asdict(source.spec),
+        "files": files,
+        "onnx_opset": opset,
+        "input": {
+            "name": "image", "layout": "NCHW", "dtype": "float32",
+            "channels": "RGB" if source.spec.input_nc == 3 else "gray",
+            "range": [-1.0, 1.0], "from_uint8": "x = pixel / 127.5 - 1",
+            "height_width_multiple_of": MULTIPLE,
+            "other_sizes": f"reflection-pad the bottom/right edges to a multiple of {MULTIPLE}, "
+                           "translate, crop the output back",
+            "dynamic_axes": ["batch", "height", "width"],
+        },
+        "output": {
+            "name": "translated", "layout": "NCHW", "dtype": "float32", "range": [-1.0, 1.0],
+            "to_uint8": "pixel = round((y + 1) * 127.5), clipped to 0..255",
+            "channels": "RGB" if source.spec.output_nc == 3 else "gray",
+        },
+        "parity_max_abs_diff": parity,
+        "parity_tolerance": PARITY_TOLERANCE,
+        "torch_version": torch.__version__,
+    }
+
+
+def _judge(fmt: str, diff: float, log) -> None:
+    verdict = "ok" if diff < PARITY_TOLERANCE else "FAILED"
+    log(f"parity {fmt}: max abs diff vs eager PyTorch {diff:.2e} (must be < {PARITY_TOLERANCE:g}) {verdict}")
+    if diff >= PARITY_TOLERANCE:
+        raise UserError(f"{fmt} export differs from eager PyTorch by {diff:.2e} (>= {PARITY_TOLERANCE:g}); "
+                        "nothing was written for it")
+
+
+def _max_diff(outputs, expected) -> float:
+    return max(float((torch.as_tensor(o) - e).abs().max()) for o, e in zip(outputs, expected))
+
+
+def _torchscript_bytes(generator: nn.Module) -> bytes:
+    with warnings.catch_warnings():
+        # torch.jit is deprecated in favour of torch.export, but it is still what C++/mobile
+        # runtimes and older deployments load; the warning is ours to know, not the user's.
+        warnings.filterwarnings("ignore", message=".*torch.jit.*deprecated.*")
+        scripted = torch.jit.script(generator)
+        buffer = io.BytesIO()
+        torch.jit.save(scripted, buffer)
+    return buffer.getvalue()
+
+
+def _require_onnx(check: bool) -> None:
+    missing = [name for name in ("onnx", "onnxscript") + (("onnxruntime",) if check else ())
+               if not _importable(name)]
+    if missing:
+        raise UserError(f"ONNX export needs {', '.join(missing)}: {EXTRA_HINT}")
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(name) is not None
+
+
+def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None) -> tuple[bytes, int]:
+    import onnx
+
+    example = torch.rand(1, source.spec.input_nc, 64, 64) * 2 - 1
+    # Height and width are declared as 4 x (a free size): the generator's rule, visible in the graph.
+    batch, h4, w4 = torch.export.Dim("batch"), torch.export.Dim("h4", min=2), torch.export.Dim("w4", min=2)
+    options = {"opset_version": opset} if opset is not None else {}
+    fd, tmp = tempfile.mkstemp(suffix=".onnx")
+    os.close(fd)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(generator, (example,), tmp, dynamo=True, input_names=["image"],
+                              output_names=["translated"], external_data=False, verbose=False,
+                              dynamic_shapes={"x": {0: batch, 2: 4 * h4, 3: 4 * w4}}, **options)
+        model = onnx.load(tmp)
+    except UserError:
+        raise
+    except Exception as exc:  # the exporter's errors are long; the first line says what failed
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"ONNX export failed ({type(exc).__name__}: {first[:200]})") from None
+    finally:
+        os.unlink(tmp)
+    opset_used = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    onnx.helper.set_model_props(model, {"direction": source.direction, "input_range": "[-1, 1]",
+                                        "height_width_multiple_of": str(MULTIPLE), "run": source.run_name,
+                                        "architecture": json.dumps(asdict(source.spec))})
+    onnx.checker.check_model(model)
+    return model.SerializeToString(), opset_used
+
+
+def _run_onnx(data: bytes, inputs) -> list:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return [session.run(None, {name: x.numpy()})[0] for x in inputs]

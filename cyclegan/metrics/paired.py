@@ -1,0 +1,68 @@
+"""Paired image metrics: a translated image against its known true translation.
+
+All three take two 8-bit RGB images of the same size. SSIM follows Wang et al. (2004) with the
+settings most papers report (and scikit-image's ``gaussian_weights=True``): an 11x11 Gaussian
+window of sigma 1.5, K1 = 0.01, K2 = 0.03, population covariances, the mean over the pixels whose
+window lies fully inside the image, averaged over the three channels.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+SSIM_SIGMA = 1.5
+SSIM_RADIUS = 5          # int(3.5 * sigma + 0.5): scikit-image's truncation of the Gaussian
+SSIM_K1, SSIM_K2 = 0.01, 0.03
+DATA_RANGE = 255.0
+
+
+def _pair(image: Image.Image, reference: Image.Image) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(image.convert("RGB"), dtype=np.float64)
+    b = np.asarray(reference.convert("RGB"), dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"sizes differ: {a.shape} vs {b.shape}")
+    return a, b
+
+
+def psnr(image: Image.Image, reference: Image.Image) -> float:
+    """Peak signal-to-noise ratio in dB between two 8-bit RGB images of the same size."""
+    a, b = _pair(image, reference)
+    mse = float(np.mean((a - b) ** 2))
+    return float("inf") if mse == 0 else 10.0 * math.log10(DATA_RANGE ** 2 / mse)
+
+
+def mean_l1(image: Image.Image, reference: Image.Image) -> float:
+    """Mean absolute difference with pixel values scaled to [0, 1] (0 = identical, 1 = opposite)."""
+    a, b = _pair(image, reference)
+    return float(np.mean(np.abs(a - b)) / DATA_RANGE)
+
+
+def _gaussian_window() -> torch.Tensor:
+    x = torch.arange(-SSIM_RADIUS, SSIM_RADIUS + 1, dtype=torch.float64)
+    g = torch.exp(-(x ** 2) / (2 * SSIM_SIGMA ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(3, 1, -1, -1).contiguous()   # one 11x11 window per channel
+
+
+def ssim(image: Image.Image, reference: Image.Image) -> float:
+    """Structural similarity (1 = identical) between two 8-bit RGB images of the same size."""
+    a, b = _pair(image, reference)
+    size = 2 * SSIM_RADIUS + 1
+    if min(a.shape[:2]) < size:
+        raise ValueError(f"SSIM needs images of at least {size}x{size} pixels, got {a.shape[1]}x{a.shape[0]}")
+    x = torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0)   # 1 x 3 x H x W
+    y = torch.from_numpy(b).permute(2, 0, 1).unsqueeze(0)
+    window = _gaussian_window()
+    # 'valid' filtering: only windows fully inside the image count, as in scikit-image
+    blur = lambda t: F.conv2d(t, window, groups=3)           # 1 x 3 x (H-10) x (W-10)
+    mu_x, mu_y = blur(x), blur(y)
+    var_x = blur(x * x) - mu_x ** 2
+    var_y = blur(y * y) - mu_y ** 2
+    cov = blur(x * y) - mu_x * mu_y
+    c1, c2 = (SSIM_K1 * DATA_RANGE) ** 2, (SSIM_K2 * DATA_RANGE) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    return float(s.mean())

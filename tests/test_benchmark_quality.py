@@ -1,0 +1,58 @@
+"""The known-answer benchmark: training must move PSNR against the true translations clearly up."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cyclegan.errors import UserError
+from cyclegan.eval.benchmark import BenchmarkSettings, run_benchmark
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_quality.py"
+TINY = dict(ngf=8, ndf=8, demo_size=40, crop_size=32, n_train=12, n_test=4)
+
+
+def run_script(*argv, timeout=300):
+    tiny = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    out = subprocess.run([sys.executable, str(SCRIPT), *argv, *tiny],
+                         capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_training_moves_psnr_clearly_above_step_0(tmp_path):
+    """End to end: demo domains, 80 real training steps, translate the test photos, compare with the truth.
+
+    (A subprocess, like a user's run: it takes the thread settings of the environment.)
+    """
+    result = json.loads(run_script("--steps", "80", "--lr", "5e-4", "--json", "--work-dir", str(tmp_path)))
+    assert result["steps"] == 80 and result["test_images"] == 4
+    trained, untrained, identity = result["trained"], result["untrained"], result["identity"]
+    # the untrained generator's output is far from the truth; the untranslated photo is a fixed reference
+    assert untrained["psnr"] < identity["psnr"]
+    assert trained["psnr"] > untrained["psnr"] + 1.5, result
+    assert trained["ssim"] > untrained["ssim"]
+    assert (tmp_path / "runs" / "benchmark" / "latest_net_G_A.pth").is_file()
+
+
+def test_the_script_trains_for_a_wall_clock_budget(tmp_path):
+    """--minutes trains in resumable chunks until the budget is spent; the text output ends in a table row."""
+    lines = run_script("--minutes", "0.001").strip().splitlines()
+    assert lines[0].startswith("4 test images; PSNR ") and "identity baseline" in lines[0]
+    assert lines[1].startswith("| steps | minutes |") and lines[2].startswith("|---")
+    assert lines[3].startswith("| 25 | ")     # one chunk, then past the budget
+
+
+def test_bad_settings_are_one_line_errors(tmp_path, capsys):
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import benchmark_quality
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    assert benchmark_quality.main(["--crop-size", "128", "--demo-size", "96"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--crop-size 128 is larger than the demo images" in err
+    with pytest.raises(UserError, match="already exists"):
+        (tmp_path / "runs" / "benchmark").mkdir(parents=True)
+        run_benchmark(BenchmarkSettings(steps=1, **TINY), tmp_path)
