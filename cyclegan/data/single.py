@@ -18,8 +18,8 @@ from torch.utils.data import Dataset
 from ..config import Config
 from ..errors import UserError
 from .domains import Domain, resolve_domain, train_images
-from .images import readable_images
-from .unaligned import UnalignedDataset
+from .images import load_rgb, readable_images
+from .unaligned import DEFAULT_CACHE_BYTES, DecodedCache, load_with_fallback
 
 
 def resize_center_crop(image: Image.Image, size: int) -> Image.Image:
@@ -42,9 +42,11 @@ def image_to_tensor(image: Image.Image, channels: int) -> torch.Tensor:
 
 
 class SingleDomainDataset(Dataset):
-    def __init__(self, paths: list[Path], image_size: int, channels: int, flip: bool = True):
+    def __init__(self, paths: list[Path], image_size: int, channels: int, flip: bool = True,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
         self.paths = list(paths)
         self.image_size, self.channels, self.flip = image_size, channels, flip
+        self.cache = DecodedCache(cache_bytes)  # resized images: later epochs skip decoding
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -52,11 +54,13 @@ class SingleDomainDataset(Dataset):
     def __getitem__(self, key: tuple[int, int]) -> dict:
         index, seed = key
         rng = np.random.default_rng(seed)
-        image, path = UnalignedDataset._load(self.paths, index % len(self.paths))
-        image = resize_center_crop(image, self.image_size)
+        image, path = load_with_fallback(self.paths, index % len(self.paths), self._decode, self.cache)
         if self.flip and rng.random() < 0.5:
             image = image.transpose(Image.FLIP_LEFT_RIGHT)
         return {"A": image_to_tensor(image, self.channels), "A_paths": str(path)}
+
+    def _decode(self, path: Path) -> Image.Image:
+        return resize_center_crop(load_rgb(path), self.image_size)
 
 
 def resolve_single_domain(cfg: Config) -> Domain:
