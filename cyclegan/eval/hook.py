@@ -28,6 +28,7 @@ from ..errors import UserError
 from ..metrics import kid
 from ..train.hooks import Hook, RunContext
 from .features import build_extractor
+from .score import domain_test_dirs
 
 EVAL_SAMPLE = 50          # test images per domain
 BEST_FILE = "best_eval.json"
@@ -52,7 +53,7 @@ class KIDHook(Hook):
                   file=sys.stderr)
             self.enabled = False
             return
-        test_A, test_B = _test_dirs(ctx.cfg)
+        test_A, test_B = domain_test_dirs(ctx.cfg.data, "--eval_freq")
         self.sources = {"A": _sample(test_A, self.sample, "A"), "B": _sample(test_B, self.sample, "B")}
         with _rng_untouched(ctx.device):
             self.extractor = build_extractor(self.features, ctx.device)
@@ -107,16 +108,6 @@ class KIDHook(Hook):
                 fake = self.extractor.features(fakes)
                 out[direction] = kid(self.real[target], fake).mean
         return out
-
-
-def _test_dirs(cfg) -> tuple[Path, Path]:
-    from ..data import resolve_domains
-    domain_A, domain_B = resolve_domains(cfg.data)
-    for domain, option in ((domain_A, "--domainA"), (domain_B, "--domainB")):
-        if domain.test_dir is None:
-            raise UserError(f"--eval_freq needs test images: {option} {domain.root} has no test/ folder; "
-                            "add one (a few dozen images) or drop --eval_freq")
-    return domain_A.test_dir, domain_B.test_dir   # type: ignore[return-value]
 
 
 def _sample(folder: Path, count: int, side: str) -> list:

@@ -128,21 +128,26 @@ def paired_folders(fake_dir: str | Path, target_dir: str | Path, lpips: LPIPS | 
 # --------------------------------------------------------------------------
 
 
+def domain_test_dirs(data, needed_by: str) -> tuple[Path, Path]:
+    """The test folders of both domains of ``data`` (a DataConfig); ``needed_by`` names who asks."""
+    from ..data import resolve_domains
+
+    domain_A, domain_B = resolve_domains(data)
+    for domain, option in ((domain_A, "--domainA"), (domain_B, "--domainB")):
+        if domain.test_dir is None:
+            raise UserError(f"{needed_by} needs test images: {option} {domain.root} has no test/ folder; "
+                            "add some test images there")
+    return domain_A.test_dir, domain_B.test_dir   # type: ignore[return-value]
+
+
 def run_test_dirs(run_dir: Path) -> tuple[Path, Path]:
     """The test folders of a run's two domains, from its saved config."""
     from ..checkpoint import CONFIG_FILE
     from ..config import Config
-    from ..data import resolve_domains
 
     if not (run_dir / CONFIG_FILE).is_file():
         raise UserError(f"--checkpoint {run_dir}: not a training run (no {CONFIG_FILE})")
-    cfg = Config.load_json(run_dir / CONFIG_FILE)
-    domain_A, domain_B = resolve_domains(cfg.data)
-    for domain, letter in ((domain_A, "A"), (domain_B, "B")):
-        if domain.test_dir is None:
-            raise UserError(f"--checkpoint {run_dir}: domain {letter} ({domain.root}) has no test/ folder "
-                            "to translate; add test images there")
-    return domain_A.test_dir, domain_B.test_dir   # type: ignore[return-value]
+    return domain_test_dirs(Config.load_json(run_dir / CONFIG_FILE).data, f"--checkpoint {run_dir}")
 
 
 def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: torch.device,
