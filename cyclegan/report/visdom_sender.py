@@ -18,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import urlparse
 
+# visdom 0.2.4's client calls the deprecated ``logger.warn`` when it connects. The warning says
+# nothing to our users and, raised from the sender thread, lands in unrelated code's warning records.
+warnings.filterwarnings("ignore", message="The 'warn' method is deprecated", category=DeprecationWarning)
+
 
 def server_url(server: str, port: int) -> str:
     """``http://localhost`` + 8097 -> ``http://localhost:8097`` (a scheme is added when missing)."""
