@@ -139,10 +139,11 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
 
     def save_state() -> None:
         # Pools and random streams differ per rank: gather them so a resume restores every rank.
-        per_rank = gather_objects({"pools": model.state_dict().get("pools"), "rng": capture_rng_state()}, dist_info)
+        model_state = model.state_dict()
+        per_rank = gather_objects({"pools": model_state.get("pools"), "rng": capture_rng_state()}, dist_info)
         if is_main:
             save_networks(model.nets, run_dir, "latest")
-            atomic_torch_save({"model": model.state_dict(), "progress": vars(progress).copy(),
+            atomic_torch_save({"model": model_state, "progress": vars(progress).copy(),
                                "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
                                "config": cfg.to_dict()}, state_path)
         barrier(dist_info)
