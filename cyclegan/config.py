@@ -37,6 +37,7 @@ class ModelConfig:
     nz: int = 100                    # latent size
     image_size: int = 64             # 32 | 64 | 128: one stage more or less per doubling
     channels: int = 3                # 1 for grayscale domains
+    d_augment: str = "none"          # none | translation: DiffAugment on every image D sees
 
 
 @dataclass

@@ -161,9 +161,17 @@ class DigitsJudge:
     real_quality: DigitsQuality  # the measures on real half A, for scale
 
 
-def build_judge(seed: int = 0, epochs: int = 12) -> DigitsJudge:
+JUDGE_EPOCHS = 40
+
+
+def build_judge(seed: int = 0, epochs: int = JUDGE_EPOCHS) -> DigitsJudge:
     """Train the classifier on 80% of the digits, score it on the other 20%, and prepare the
-    real-vs-real reference on two random halves of all 1797 digits."""
+    real-vs-real reference on two random halves of all 1797 digits.
+
+    40 epochs trains the judge to convergence (99.4% held out, about 40 CPU s). A judge stopped
+    at 12 epochs still passes the 97% bar (98.9%) but is unsure of real digits too (96% of
+    them confident instead of 99%), which would mark generated digits down for the judge's
+    own lack of training."""
     images, labels = load_digit_images()
     train_index, test_index = split_indices(len(images), seed)
     model = train_classifier(images[train_index], labels[train_index], epochs=epochs, seed=seed)

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from cyclegan.config import Config
-from cyclegan.metrics_digits import CLASS_SHARE, CONFIDENCE, build_judge, load_digit_images, measure, write_digit_folder
+from cyclegan.metrics_digits import CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure, write_digit_folder
 from cyclegan.sample import load_dcgan_generator, sample
 from cyclegan.train import train
 from cyclegan.train.dcgan_step import DCGAN
@@ -37,6 +37,7 @@ def digits_config(folder: Path, runs: Path, args) -> Config:
     cfg = Config()
     m, d, t = cfg.model, cfg.data, cfg.train
     m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 1, args.nz, args.ngf, args.ndf
+    m.d_augment = args.d_augment
     d.domainA, d.no_flip, d.batch_size, d.num_threads = str(folder), True, args.batch_size, 0  # mirrored digits are not digits
     t.checkpoints_dir, t.name, t.seed, t.device = str(runs), "digits_dcgan", args.seed, args.device
     t.n_epochs, t.n_epochs_decay, t.save_epoch_freq = args.epochs, args.decay_epochs, args.every
@@ -50,8 +51,11 @@ def main(argv=None) -> int:
     p.add_argument("--decay-epochs", type=int, default=36, help="then epochs of linear decay to zero (default 36)")
     p.add_argument("--every", type=int, default=12, help="measure the generator every this many epochs")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--ngf", type=int, default=16)
+    p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--ndf", type=int, default=16)
+    p.add_argument("--d-augment", default="translation", choices=["none", "translation"],
+                   help="what the discriminator sees: --d_augment of cyclegan-train (default translation)")
+    p.add_argument("--judge-epochs", type=int, default=JUDGE_EPOCHS)
     p.add_argument("--nz", type=int, default=100)
     p.add_argument("--lr", type=float, default=5e-4)
     p.add_argument("--samples", type=int, default=1000)
@@ -62,9 +66,9 @@ def main(argv=None) -> int:
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), device {args.device}")
     start = time.process_time()
-    judge = build_judge(seed=args.seed)
+    judge = build_judge(seed=args.seed, epochs=args.judge_epochs)
     print(f"judge: held-out accuracy {judge.held_out_accuracy:.2%} on 360 digits "
-          f"({'ok' if judge.held_out_accuracy >= 0.97 else 'BELOW the 97% required'}), "
+          f"({'ok' if judge.held_out_accuracy >= 0.97 else 'BELOW the 97% required'}), {args.judge_epochs} epochs, "
           f"{time.process_time() - start:.0f} CPU s")
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,7 +81,7 @@ def main(argv=None) -> int:
         result = train(cfg)
         cpu_minutes, wall_minutes = (time.process_time() - cpu0) / 60, (time.time() - wall0) / 60
         print(f"dcgan: {result.step} steps ({args.epochs} + {args.decay_epochs} decay epochs, batch "
-              f"{args.batch_size}, lr {args.lr}, ngf/ndf {args.ngf}/{args.ndf}) in {cpu_minutes:.1f} CPU min, {wall_minutes:.1f} wall min")
+              f"{args.batch_size}, lr {args.lr}, ngf/ndf {args.ngf}/{args.ndf}, d_augment {args.d_augment}) in {cpu_minutes:.1f} CPU min, {wall_minutes:.1f} wall min")
 
         rows = [("real half A (vs half B)", judge.real_quality)]
         rows.append(("untrained G", measure(judge.model, sample(untrained, args.samples, args.seed + 100),

@@ -75,6 +75,9 @@ def build_parser() -> Parser:
     add_option(model, "--nz", type=int, help="DCGAN latent size (default 100)")
     add_option(model, "--image_size", type=int, choices=[32, 64, 128], help="DCGAN image size (default 64)")
     add_option(model, "--channels", type=int, choices=[1, 3], help="DCGAN image channels (default 3)")
+    add_option(model, "--d_augment", choices=["none", "translation"],
+               help="DCGAN: randomly translate every image the discriminator sees, real and generated "
+                    "(DiffAugment; helps small domains; default none, as in the paper)")
     add_option(model, "--no_dropout", action="store_false", dest="use_dropout",
                help="no dropout (the default; accepted for the reference's spelling)")
 
@@ -147,6 +150,8 @@ def _run(args) -> int:
 
     is_dcgan = args.model == "dcgan"
     is_demo = not is_dcgan and (bool(args.demo) or not (args.domainA or args.domainB or args.dataroot))
+    if not is_dcgan and args.d_augment not in (None, "none"):
+        raise UserError("--d_augment is a --model dcgan option (CycleGAN trains without it)")
     if is_dcgan:
         if args.demo:
             raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")

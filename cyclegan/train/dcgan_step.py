@@ -13,6 +13,7 @@ from torch import Tensor, nn
 
 from ..config import Config
 from ..nets.dcgan import create_dcgan
+from .diff_augment import discriminator_augment
 
 FIXED_NOISE_SIZE = 64  # the sample grid rendered every epoch: 8 x 8
 
@@ -58,6 +59,12 @@ class DCGAN:
             for group in optimizer.param_groups:
                 group["lr"] = lr
 
+    def augment(self, images: Tensor) -> Tensor:
+        """What D sees of a batch: the images themselves, or under ``--d_augment`` a random
+        transform of them (the same kind for real and fake, and differentiable, so G's
+        gradient passes through it)."""
+        return discriminator_augment(self.cfg.model.d_augment, images)
+
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"])
 
@@ -75,8 +82,8 @@ class DCGAN:
         # Discriminator: real -> 1, fake -> 0 (fakes detached: no gradient into G here).
         set_requires_grad(self.D, True)
         self.optimizer_D.zero_grad(set_to_none=True)
-        logits_real = self.D(real)
-        logits_fake = self.D(fake.detach())
+        logits_real = self.D(self.augment(real))
+        logits_fake = self.D(self.augment(fake.detach()))
         loss_D = self.criterion(logits_real, ones) + self.criterion(logits_fake, zeros)
         loss_D.backward()
         self.optimizer_D.step()
@@ -84,7 +91,7 @@ class DCGAN:
         # Generator: make the updated D call the same fakes real (non-saturating loss).
         set_requires_grad(self.D, False)
         self.optimizer_G.zero_grad(set_to_none=True)
-        logits_fooled = self.D(fake)
+        logits_fooled = self.D(self.augment(fake))
         loss_G = self.criterion(logits_fooled, ones)
         loss_G.backward()
         self.optimizer_G.step()

@@ -1,0 +1,67 @@
+"""--d_augment translation: DiffAugment's random shifts of what the DCGAN discriminator sees."""
+import pytest
+import torch
+
+from cyclegan.config import Config
+from cyclegan.train.dcgan_step import DCGAN
+from cyclegan.train.diff_augment import discriminator_augment, translate
+
+
+def find_offset(original: torch.Tensor, shifted: torch.Tensor, max_shift: int) -> tuple[int, int]:
+    """The (dy, dx) with shifted[y, x] == original[y + dy, x + dx] (edges repeated), or fail."""
+    padded = torch.nn.functional.pad(original[None], (max_shift,) * 4, mode="replicate")[0]
+    h, w = original.shape[-2:]
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            window = padded[..., max_shift + dy:max_shift + dy + h, max_shift + dx:max_shift + dx + w]
+            if torch.equal(window, shifted):
+                return dy, dx
+    raise AssertionError("not a shift of the original by at most max_shift pixels")
+
+
+def test_each_image_is_shifted_by_its_own_offset_within_the_limit():
+    torch.manual_seed(0)
+    images = torch.randn(32, 3, 16, 16)  # random pixels: every offset gives a different window
+    shifted = translate(images, 2)
+    offsets = {find_offset(a, b, 2) for a, b in zip(images, shifted)}
+    assert len(offsets) >= 5  # per-image offsets, not one for the batch
+    assert shifted.shape == images.shape
+    assert torch.equal(translate(images, 0), images)
+
+
+def test_a_plain_background_stays_plain_and_gradients_pass_through():
+    images = torch.full((4, 1, 32, 32), -1.0)
+    images[:, :, 12:20, 12:20] = 1.0  # a centred square on a black background
+    images.requires_grad_(True)
+    shifted = translate(images, 2)
+    assert set(shifted.detach().unique().tolist()) == {-1.0, 1.0}
+    assert torch.equal((shifted == 1.0).sum(dim=(1, 2, 3)), torch.full((4,), 64))  # square kept whole
+    shifted.sum().backward()
+    # every output pixel comes from exactly one input pixel
+    assert images.grad.sum().item() == pytest.approx(shifted.numel())
+
+
+def test_dcgan_discriminator_sees_translated_images_only_when_asked():
+    cfg = Config()
+    m = cfg.model
+    m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 1, 16, 8, 8
+    real = torch.rand(8, 1, 32, 32) * 2 - 1
+    assert torch.equal(DCGAN(cfg, torch.device("cpu")).augment(real), real)
+    m.d_augment = "translation"
+    model = DCGAN(cfg, torch.device("cpu"))
+    assert not torch.equal(model.augment(real), real)
+    losses = model.train_batch({"A": real})
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    with pytest.raises(ValueError, match="unknown discriminator augmentation"):
+        discriminator_augment("colour", real)
+
+
+def test_d_augment_is_refused_for_cyclegan_in_one_line(tmp_path, monkeypatch, capsys):
+    from cyclegan.cli.train import main as train_main
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        code = train_main(["--d_augment", "translation", "--max-steps", "1", "--no-progress"])
+        raise SystemExit(code)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and len(err) == 1 and "--d_augment" in err[0], err
+    assert not (tmp_path / "checkpoints").exists()
