@@ -210,6 +210,23 @@ def test_a_training_step_returns_the_losses_and_moves_both_networks(photo_domain
     assert fixed.shape == (64, 3, 32, 32)
 
 
+def test_an_epoch_skips_its_last_partial_batch_but_never_all_batches(photo_domains, tmp_path):
+    """Batch norm on a leftover batch of a few images gives a noisy step: DCGAN epochs drop it
+    (12 images at batch 5: 2 steps, not 3); CycleGAN keeps every batch, like the reference."""
+    from cyclegan.data.unaligned import batches_per_epoch, should_drop_last
+    _, domain_A, _ = photo_domains
+    cfg = tiny_dcgan_config(domain_A, tmp_path, n_epochs=2)
+    cfg.data.batch_size = 5
+    result = train(cfg)
+    assert result.step == 4
+    assert [b["A"].shape[0] for b in epoch_loader(load_single_domain(cfg), batch_size=5, seed=0, epoch=1,
+                                                  shuffle=True, drop_last=True)] == [5, 5]
+    model = DCGAN(cfg, torch.device("cpu"))
+    assert should_drop_last(model, 12, 5) and not should_drop_last(model, 4, 5)  # 4 images: keep the one batch
+    assert not should_drop_last(object(), 12, 5)  # models that do not ask keep their last batch
+    assert batches_per_epoch(12, 5, drop_last=True) == 2 and batches_per_epoch(12, 5) == 3
+
+
 @pytest.mark.parametrize("args, message", [
     (["--domainA", "x", "--domainB", "x"], "drop --domainB"),
     ([], "--domainA"),

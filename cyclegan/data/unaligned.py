@@ -133,13 +133,14 @@ class EpochSampler(Sampler):
 
 def epoch_loader(dataset: UnalignedDataset, *, batch_size: int, seed: int, epoch: int,
                  shuffle: bool, start_batch: int = 0, num_workers: int = 0,
-                 rank: int = 0, world_size: int = 1, pin_memory: bool = False) -> DataLoader:
+                 rank: int = 0, world_size: int = 1, pin_memory: bool = False,
+                 drop_last: bool = False) -> DataLoader:
     sampler = EpochSampler(len(dataset), seed, epoch, shuffle, start_batch * batch_size, rank, world_size)
     # A private generator: otherwise creating the loader draws from torch's global RNG, and a
     # resumed run (which creates one more loader) would see different dropout/penalty noise.
     generator = torch.Generator().manual_seed(item_seed(seed, epoch, 0, LOADER))
     return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=pin_memory, generator=generator)
+                      pin_memory=pin_memory, generator=generator, drop_last=drop_last)
 
 
 class RunLoader:
@@ -147,18 +148,26 @@ class RunLoader:
     across epochs; ``for_epoch`` points its sampler at an epoch's order and start."""
 
     def __init__(self, dataset, *, batch_size: int, seed: int, shuffle: bool, num_workers: int = 0,
-                 rank: int = 0, world_size: int = 1, pin_memory: bool = False):
+                 rank: int = 0, world_size: int = 1, pin_memory: bool = False, drop_last: bool = False):
         self.batch_size = batch_size
         self.sampler = EpochSampler(len(dataset), seed, 1, shuffle, 0, rank, world_size)
         generator = torch.Generator().manual_seed(item_seed(seed, 0, 0, LOADER))  # see epoch_loader
         self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler, num_workers=num_workers,
                                  pin_memory=pin_memory, generator=generator,
-                                 persistent_workers=num_workers > 0)
+                                 persistent_workers=num_workers > 0, drop_last=drop_last)
 
     def for_epoch(self, epoch: int, start_batch: int = 0) -> DataLoader:
         self.sampler.epoch, self.sampler.start = epoch, start_batch * self.batch_size
         return self.loader
 
 
-def batches_per_epoch(dataset_length: int, batch_size: int, world_size: int = 1) -> int:
-    return math.ceil(math.ceil(dataset_length / world_size) / batch_size)
+def batches_per_epoch(dataset_length: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
+    per_rank = math.ceil(dataset_length / world_size)
+    return per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
+
+
+def should_drop_last(model, dataset_length: int, batch_size: int, world_size: int = 1) -> bool:
+    """Whether an epoch skips its last, smaller batch: only for models that ask for it
+    (``drop_partial_batches``) and only when a full batch exists at all."""
+    full_batch_exists = math.ceil(dataset_length / world_size) >= batch_size
+    return bool(getattr(model, "drop_partial_batches", False)) and full_batch_exists

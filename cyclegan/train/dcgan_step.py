@@ -33,6 +33,11 @@ def fixed_noise(nz: int, seed: int, n: int = FIXED_NOISE_SIZE) -> Tensor:
 class DCGAN:
     """Generator G, discriminator D, their Adam optimisers, and a fixed noise batch."""
 
+    # Both networks batch-normalise: an epoch's last batch of a few leftover images would give
+    # noisy statistics and a noisy step (1797 digits at batch 64 end in a batch of 5), so the
+    # loop skips it; a new order each epoch means every image is still seen.
+    drop_partial_batches = True
+
     def __init__(self, cfg: Config, device: torch.device):
         m, t = cfg.model, cfg.train
         self.cfg, self.device = cfg, device

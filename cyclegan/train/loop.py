@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, bare_state_dict, load_torch_file, save_networks
 from ..config import Config
-from ..data import RunLoader, batches_per_epoch
+from ..data import RunLoader, batches_per_epoch, should_drop_last
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError
@@ -148,7 +148,8 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
                                "config": cfg.to_dict()}, state_path)
         barrier(dist_info)
 
-    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size)
+    drop_last = should_drop_last(model, len(dataset), cfg.data.batch_size, dist_info.world_size)
+    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size, drop_last)
     last_epoch = t.n_epochs + t.n_epochs_decay
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
@@ -161,7 +162,7 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
               f"{f', {dist_info.world_size} processes' if dist_info.enabled else ''}", file=sys.stderr)
     loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
                        num_workers=cfg.data.num_threads, rank=dist_info.rank, world_size=dist_info.world_size,
-                       pin_memory=device.type == "cuda")
+                       pin_memory=device.type == "cuda", drop_last=drop_last)
     hooks = build_hooks(cfg) if is_main else []
     ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
     call_hooks(hooks, "on_start", ctx, progress)
