@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any
 
 
+D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/train/diff_augment.py)
+
+
 @dataclass
 class ModelConfig:
     model: str = "cyclegan"          # cyclegan | dcgan (unconditional baseline on domain A)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from cyclegan.config import Config
+from cyclegan.config import D_AUGMENTATIONS, Config
 from cyclegan.metrics_digits import CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure, write_digit_folder
 from cyclegan.sample import load_dcgan_generator, sample
 from cyclegan.train import train
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--ngf", type=int, default=32)
     p.add_argument("--ndf", type=int, default=16)
-    p.add_argument("--d-augment", default="translation", choices=["none", "translation"],
+    p.add_argument("--d-augment", default="translation", choices=list(D_AUGMENTATIONS),
                    help="what the discriminator sees: --d_augment of cyclegan-train (default translation)")
     p.add_argument("--judge-epochs", type=int, default=JUDGE_EPOCHS)
     p.add_argument("--nz", type=int, default=100)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..checkpoint import STATE_FILE
-from ..config import Config, DataConfig, ModelConfig, TrainConfig
+from ..config import D_AUGMENTATIONS, Config, DataConfig, ModelConfig, TrainConfig
 from ..errors import UserError
 from .common import Parser, add_option, run_cli
 
@@ -75,7 +75,7 @@ def build_parser() -> Parser:
     add_option(model, "--nz", type=int, help="DCGAN latent size (default 100)")
     add_option(model, "--image_size", type=int, choices=[32, 64, 128], help="DCGAN image size (default 64)")
     add_option(model, "--channels", type=int, choices=[1, 3], help="DCGAN image channels (default 3)")
-    add_option(model, "--d_augment", choices=["none", "translation"],
+    add_option(model, "--d_augment", choices=list(D_AUGMENTATIONS),
                help="DCGAN: randomly translate every image the discriminator sees, real and generated "
                     "(DiffAugment; helps small domains; default none, as in the paper)")
     add_option(model, "--no_dropout", action="store_false", dest="use_dropout",

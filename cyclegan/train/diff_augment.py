@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-AUGMENTATIONS = ("none", "translation")
+from ..config import D_AUGMENTATIONS
 
 
 def translate(images: Tensor, max_shift: int) -> Tensor:
@@ -39,4 +39,4 @@ def discriminator_augment(name: str, images: Tensor) -> Tensor:
     if name == "translation":
         # 1/16 of the side: 2 px at 32x32, 4 at 64x64 (measured on the digits benchmark).
         return translate(images, images.shape[-1] // 16)
-    raise ValueError(f"unknown discriminator augmentation {name!r}; choose from {AUGMENTATIONS}")
+    raise ValueError(f"unknown discriminator augmentation {name!r}; choose from {D_AUGMENTATIONS}")
