@@ -4,6 +4,8 @@
     images = sample(G, 16, seed=3)                 # 16 x C x S x S in [-1, 1]
     image_grid(images).save("grid.png")
     walk = sample_latents(G, interpolate_latents(G.nz, 3, 4, steps=10))
+    D = load_dcgan_discriminator("checkpoints/abstract_dcgan")
+    best = sample(G, 16, seed=3, discriminator=D, oversample=2)   # the 16 of 32 D rates most real
 
 The latents of seed S are one stream: the first 8 images of ``sample(G, 64, seed=S)`` are
 ``sample(G, 8, seed=S)``. Batch norm runs in inference mode, so an image depends only on its
@@ -23,15 +25,18 @@ from torch import Tensor, nn
 from .errors import UserError
 
 
-def load_dcgan_generator(checkpoint, device: torch.device | str = "cpu") -> nn.Module:
-    """The generator of a ``--model dcgan`` run folder (its ``latest_net_G.pth``), or of one
-    ``<tag>_net_G.pth`` file inside such a folder, built from the run's config.json."""
-    from .checkpoint import CONFIG_FILE, load_network
+def _dcgan_weights(checkpoint, net: str):
+    """(the run's model config, the weights file of network ``net``) for a ``--model dcgan`` run
+    folder (its ``latest_net_<net>.pth``) or one ``<tag>_net_G.pth`` file inside it (that tag's
+    ``<tag>_net_<net>.pth``)."""
+    from .checkpoint import CONFIG_FILE
     from .config import Config
-    from .nets.dcgan import DCGANGenerator
 
     path = Path(checkpoint).expanduser()
-    run_dir, weights = (path.parent, path) if path.is_file() else (path, path / "latest_net_G.pth")
+    if path.is_file():
+        run_dir, tag = path.parent, path.name.split("_net_")[0]
+    else:
+        run_dir, tag = path, "latest"
     if not run_dir.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run folder")
     if not (run_dir / CONFIG_FILE).is_file():
@@ -40,12 +45,35 @@ def load_dcgan_generator(checkpoint, device: torch.device | str = "cpu") -> nn.M
     if m.model != "dcgan":
         raise UserError(f"--checkpoint {checkpoint}: a {m.model} run; cyclegan-sample needs a "
                         "--model dcgan run (translate CycleGAN runs with cyclegan-translate)")
+    weights = path if path.is_file() and net == "G" else run_dir / f"{tag}_net_{net}.pth"
     if not weights.is_file():
-        raise UserError(f"--checkpoint {checkpoint}: no generator weights {weights.name} in {run_dir}; "
+        role = "generator" if net == "G" else "discriminator"
+        raise UserError(f"--checkpoint {checkpoint}: no {role} weights {weights.name} in {run_dir}; "
                         "has the run saved yet?")
+    return m, weights
+
+
+def load_dcgan_generator(checkpoint, device: torch.device | str = "cpu") -> nn.Module:
+    """The generator of a ``--model dcgan`` run folder (its ``latest_net_G.pth``), or of one
+    ``<tag>_net_G.pth`` file inside such a folder, built from the run's config.json."""
+    from .checkpoint import load_network
+    from .nets.dcgan import DCGANGenerator
+
+    m, weights = _dcgan_weights(checkpoint, "G")
     G = DCGANGenerator(m.nz, m.ngf, m.channels, m.image_size)
     load_network(G, weights)
     return G.to(device).eval()
+
+
+def load_dcgan_discriminator(checkpoint, device: torch.device | str = "cpu") -> nn.Module:
+    """The discriminator saved beside that generator (``latest_net_D.pth`` or ``<tag>_net_D.pth``)."""
+    from .checkpoint import load_network
+    from .nets.dcgan import DCGANDiscriminator
+
+    m, weights = _dcgan_weights(checkpoint, "D")
+    D = DCGANDiscriminator(m.ndf, m.channels, m.image_size)
+    load_network(D, weights)
+    return D.to(device).eval()
 
 
 def latents(nz: int, n: int, seed: int) -> Tensor:
@@ -85,10 +113,40 @@ def sample_latents(G: nn.Module, z: Tensor, device: torch.device | str | None = 
     return torch.cat(chunks)
 
 
-def sample(G: nn.Module, n: int, seed: int, device: torch.device | str | None = None) -> Tensor:
+@torch.no_grad()
+def most_real(D: nn.Module, images: Tensor, n: int, batch_size: int = 256) -> Tensor:
+    """The indices (ascending) of the n images that D rates most real.
+
+    Discriminator-filtered sampling, the top-k form of discriminator rejection sampling
+    (Azadi et al. 2019): D has learnt what real images look like, including what G still gets
+    wrong, so dropping the candidates it doubts most removes G's worst images. Keeping the
+    survivors in their original order keeps seed streams comparable."""
+    D.eval()
+    device = next(D.parameters()).device
+    scores = torch.cat([D(images[i:i + batch_size].to(device)).float().cpu()
+                        for i in range(0, len(images), batch_size)])
+    return scores.topk(n).indices.sort().values
+
+
+def candidates(n: int, oversample: float) -> int:
+    """How many latents --oversample draws to keep n images."""
+    if not oversample >= 1:  # also refuses nan
+        raise UserError(f"--oversample {oversample:g}: must be at least 1 (1 keeps every image)")
+    return max(n, math.ceil(n * oversample))
+
+
+def sample(G: nn.Module, n: int, seed: int, device: torch.device | str | None = None,
+           discriminator: nn.Module | None = None, oversample: float = 1.0) -> Tensor:
+    """n images from seed's latents. With a discriminator and ``oversample`` > 1, G draws
+    ceil(n * oversample) images and the n that the discriminator rates most real are kept."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
-    return sample_latents(G, latents(G.nz, n, seed), device)
+    images = sample_latents(G, latents(G.nz, candidates(n, oversample), seed), device)
+    if len(images) == n:
+        return images
+    if discriminator is None:
+        raise ValueError("oversampling needs the discriminator that chooses among the candidates")
+    return images[most_real(discriminator, images, n)]
 
 
 def to_pil(image: Tensor) -> Image.Image:

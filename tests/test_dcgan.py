@@ -19,7 +19,7 @@ from cyclegan.data.single import SingleDomainDataset, load_single_domain
 from cyclegan.data.unaligned import epoch_loader
 from cyclegan.errors import UserError
 from cyclegan.nets.dcgan import DCGANDiscriminator, DCGANGenerator, create_dcgan
-from cyclegan.sample import load_dcgan_generator, sample, to_pil
+from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
 from cyclegan.train import train
 from cyclegan.train.dcgan_step import DCGAN
 from cyclegan.train.loss_log import read_log
@@ -316,11 +316,56 @@ def test_sample_errors_are_one_line(dcgan_run, tmp_path, capsys):
         (["--checkpoint", dcgan_run, "-n", "1", "--interpolate"], "at least 2"),
         (["--checkpoint", dcgan_run, "-n", "two"], "-n"),
         (["-n", "2"], "--checkpoint"),
+        (["--checkpoint", dcgan_run, "--oversample", "0.5"], "--oversample 0.5"),
+        (["--checkpoint", dcgan_run, "-n", "4", "--interpolate", "--oversample", "2"], "--oversample"),
     ]
     for args, message in cases:
         code, _, err = call(sample_main, [*args, "--output", tmp_path / "o"], capsys)
         lines = err.strip().splitlines()
         assert code == 2 and len(lines) == 1 and message in lines[0], (args, err)
+    assert not (tmp_path / "o").exists()
+
+
+class Brightness(nn.Module):
+    """A stand-in discriminator whose verdict is plain to check: brighter is 'more real'."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(()))
+
+    def forward(self, x):
+        return x.mean(dim=(1, 2, 3)) * self.scale
+
+
+def test_oversampling_keeps_the_candidates_the_discriminator_rates_most_real(dcgan_run):
+    G = load_dcgan_generator(dcgan_run)
+    candidates = sample(G, 15, seed=4)            # 2.5 x 6 rounds up to 15
+    kept = sample(G, 6, seed=4, discriminator=Brightness(), oversample=2.5)
+    brightness = candidates.mean(dim=(1, 2, 3))
+    chosen = sorted(brightness.topk(6).indices.tolist())  # in the order they were drawn
+    assert torch.equal(kept, candidates[chosen])
+    assert kept.mean(dim=(1, 2, 3)).min() >= brightness.median()
+    plain = sample(G, 6, seed=4, discriminator=Brightness(), oversample=1)  # keeps every image
+    assert torch.allclose(plain, candidates[:6], atol=1e-6)  # (a batch of 6, not 15: last-bit differences)
+
+
+def test_sample_oversample_uses_the_runs_discriminator(dcgan_run, tmp_path, capsys):
+    out = tmp_path / "best"
+    assert sample_main(["--checkpoint", str(dcgan_run), "-n", "5", "--output", str(out), "--seed", "2",
+                        "--oversample", "3"]) == 0
+    assert "the 5 of 15 the discriminator rates most real" in capsys.readouterr().out
+    G, D = load_dcgan_generator(dcgan_run), load_dcgan_discriminator(dcgan_run)
+    expected = sample(G, 5, seed=2, discriminator=D, oversample=3)
+    for i in range(5):
+        assert np.array_equal(np.asarray(to_pil(expected[i])), pixels(out / f"sample_{i:03d}.png"))
+    # A run folder holding only the generator says what is missing, in one line.
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    for name in ("config.json", "latest_net_G.pth"):
+        (bare / name).write_bytes((dcgan_run / name).read_bytes())
+    code, _, err = call(sample_main, ["--checkpoint", bare, "-n", "2", "--output", tmp_path / "o",
+                                      "--oversample", "2"], capsys)
+    assert code == 2 and err.count("\n") == 1 and "latest_net_D.pth" in err, err
     assert not (tmp_path / "o").exists()
 
 

@@ -3,6 +3,7 @@
     cyclegan-sample --checkpoint checkpoints/abstract_dcgan -n 64 --output samples/
     cyclegan-sample --checkpoint RUN -n 64 --output DIR --grid --seed 3     # one 8x8 grid.png
     cyclegan-sample --checkpoint RUN -n 16 --output DIR --interpolate --seed 3 --end-seed 9
+    cyclegan-sample --checkpoint RUN -n 64 --output DIR --oversample 2     # the 64 of 128 D rates most real
 
 Existing files are never replaced unless ``--overwrite`` is given.
 """
@@ -29,6 +30,9 @@ def build_parser() -> Parser:
     add_option(p, "--interpolate", action="store_true",
                help="a latent walk from --seed's first image to --end-seed's (spherical interpolation)")
     add_option(p, "--end_seed", type=int, help="the walk's end for --interpolate (default --seed + 1)")
+    add_option(p, "--oversample", type=float, default=1.0,
+               help="draw this many times -n candidates and keep the -n that the run's discriminator "
+                    "rates most real (discriminator-filtered sampling; default 1: keep every image)")
     add_option(p, "--nrow", type=int, help="images per grid row (default: as square as possible)")
     add_option(p, "--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     add_option(p, "--overwrite", action="store_true", help="replace files that already exist")
@@ -53,8 +57,8 @@ def _run(args) -> int:
 
     from ..checkpoint import atomic_write_bytes
     from ..device import resolve_device
-    from ..sample import (image_grid, interpolate_latents, latents, load_dcgan_generator, png_bytes,
-                          sample_latents, to_pil)
+    from ..sample import (candidates, image_grid, interpolate_latents, load_dcgan_discriminator,
+                          load_dcgan_generator, png_bytes, sample, sample_latents, to_pil)
 
     if args.n < 1:
         raise UserError(f"-n {args.n}: ask for at least one image")
@@ -62,8 +66,11 @@ def _run(args) -> int:
         raise UserError("-n must be at least 2 with --interpolate (the walk's two ends)")
     if args.nrow is not None and args.nrow < 1:
         raise UserError(f"--nrow {args.nrow} must be at least 1")
+    if args.oversample != 1.0 and args.interpolate:
+        raise UserError("--oversample does not apply to --interpolate (a walk keeps every frame)")
     if args.end_seed is not None and not args.interpolate:
         raise UserError("--end-seed only applies with --interpolate")
+    drawn = candidates(args.n, args.oversample)  # checks --oversample
     output = Path(args.output).expanduser()
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file; give a folder")
@@ -76,15 +83,18 @@ def _run(args) -> int:
 
     device = resolve_device(args.device)
     G = load_dcgan_generator(args.checkpoint, device)
+    D = load_dcgan_discriminator(args.checkpoint, device) if drawn > args.n else None
     seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
     if args.interpolate:
         end_seed = args.end_seed if args.end_seed is not None else seed + 1
         z = interpolate_latents(G.nz, seed, end_seed, args.n)
         what = f"a {args.n}-step walk from seed {seed} to seed {end_seed}"
+        images = sample_latents(G, z, device)
     else:
-        z = latents(G.nz, args.n, seed)
+        images = sample(G, args.n, seed, device, discriminator=D, oversample=args.oversample)
         what = f"{args.n} samples with seed {seed}"
-    images = sample_latents(G, z, device)
+        if D is not None:
+            what += f" (the {args.n} of {drawn} the discriminator rates most real)"
 
     output.mkdir(parents=True, exist_ok=True)
     if args.grid:
