@@ -66,6 +66,7 @@ class TrainConfig:
     lambda_A: float = 10.0
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
+    r1_gamma: float = 0.0            # DCGAN only: R1 penalty on D's gradient at real images (0 = off)
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5

@@ -132,6 +132,22 @@ def frechet_distance(features_a: Tensor | np.ndarray, features_b: Tensor | np.nd
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
 
 
+def nearest_distances(images: Tensor, pool: Tensor, same_set: bool = False) -> Tensor:
+    """For each image, the root-mean-square pixel difference to its nearest image in ``pool``
+    (excluding itself when ``same_set``). A generator that copies its training digits shows
+    distances far below those between different real digits."""
+    flat_pool = pool.flatten(1).double()
+    nearest = []
+    for start in range(0, len(images), 256):
+        chunk = images[start:start + 256].flatten(1).double()
+        distances = torch.cdist(chunk, flat_pool)
+        if same_set:
+            rows = torch.arange(len(chunk))
+            distances[rows, rows + start] = float("inf")
+        nearest.append(distances.min(dim=1).values)
+    return (torch.cat(nearest) / flat_pool.shape[1] ** 0.5).float()
+
+
 @dataclass
 class DigitsQuality:
     confident: float          # fraction of images labelled with probability > 0.9

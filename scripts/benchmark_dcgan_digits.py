@@ -7,10 +7,10 @@
 2. Trains ``--model dcgan`` through the ordinary training loop (``cyclegan.train``) on all
    digits, written as a folder of PNGs, keeping the generator every ``--every`` epochs. The
    defaults are the paper's architecture, Adam 2e-4 / beta1 0.5 and non-saturating loss at a
-   CPU-sized width (ngf 32, ndf 16) and batch 64, plus ``--d_augment translation``; the
-   learning rate decays linearly to zero over the second half of 200 epochs. The
-   alternatives measured in docs/BENCHMARKS.md (lr 5e-4, ndf 32, ngf 64, fewer epochs, no
-   translation) scored lower.
+   CPU-sized width (ngf 32, ndf 16) and batch 64, plus ``--d_augment translation`` and
+   ``--r1_gamma 0.1``; the learning rate decays linearly to zero over the second half of 200
+   epochs. The alternatives measured in docs/BENCHMARKS.md (lr 5e-4, ndf 32, ngf 64, fewer
+   epochs, no translation, no R1) scored lower.
 3. Draws ``--samples`` images from the untrained generator and from each kept one, and
    reports the fraction the judge labels with confidence > 0.9, the digits with >= 5% of the
    images, and the Fréchet distance in the judge's penultimate features to half of the real
@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 from cyclegan.config import D_AUGMENTATIONS, Config
-from cyclegan.metrics_digits import CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure, write_digit_folder
+from cyclegan.metrics_digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure,
+                                     nearest_distances, write_digit_folder)
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample
 from cyclegan.train import train
 from cyclegan.train.dcgan_step import DCGAN
@@ -47,6 +48,7 @@ def digits_config(folder: Path, runs: Path, args) -> Config:
     t.checkpoints_dir, t.name, t.seed, t.device = str(runs), "digits_dcgan", args.seed, args.device
     t.n_epochs, t.n_epochs_decay, t.save_epoch_freq = args.epochs, args.decay_epochs, args.every
     t.lr, t.beta1, t.print_freq, t.display = args.lr, 0.5, 1000, "none"
+    t.r1_gamma = args.r1_gamma
     return cfg
 
 
@@ -60,6 +62,8 @@ def main(argv=None) -> int:
     p.add_argument("--ndf", type=int, default=16)
     p.add_argument("--d-augment", default="translation", choices=list(D_AUGMENTATIONS),
                    help="what the discriminator sees: --d_augment of cyclegan-train (default translation)")
+    p.add_argument("--r1-gamma", type=float, default=0.1,
+                   help="the R1 penalty on D at real images: --r1_gamma of cyclegan-train (default 0.1)")
     p.add_argument("--judge-epochs", type=int, default=JUDGE_EPOCHS)
     p.add_argument("--nz", type=int, default=100)
     p.add_argument("--lr", type=float, default=2e-4)
@@ -88,7 +92,7 @@ def main(argv=None) -> int:
         result = train(cfg)
         cpu_minutes, wall_minutes = (time.process_time() - cpu0) / 60, (time.time() - wall0) / 60
         print(f"dcgan: {result.step} steps ({args.epochs} + {args.decay_epochs} decay epochs, batch "
-              f"{args.batch_size}, lr {args.lr}, ngf/ndf {args.ngf}/{args.ndf}, d_augment {args.d_augment}) in {cpu_minutes:.1f} CPU min, {wall_minutes:.1f} wall min")
+              f"{args.batch_size}, lr {args.lr}, ngf/ndf {args.ngf}/{args.ndf}, d_augment {args.d_augment}, r1_gamma {args.r1_gamma:g}) in {cpu_minutes:.1f} CPU min, {wall_minutes:.1f} wall min")
 
         rows = [("real half A (vs half B)", judge.real_quality)]
         rows.append(("untrained G", measure(judge.model, sample(untrained, args.samples, args.seed + 100),
@@ -101,6 +105,9 @@ def main(argv=None) -> int:
             G = load_dcgan_generator(result.run_dir / f"{tag}_net_G.pth")
             rows.append((f"G after epoch {total if tag == 'latest' else tag}",
                          measure(judge.model, sample(G, args.samples, args.seed + 100), judge.reference_features)))
+        final_samples = sample(G, args.samples, args.seed + 100)
+        copying = (float(nearest_distances(images, images, same_set=True).median()),
+                   float(nearest_distances(final_samples, images).median()))
         D = load_dcgan_discriminator(result.run_dir / f"{tags[-1]}_net_G.pth")
         filtered = sample(G, args.samples, args.seed + 100, discriminator=D, oversample=args.oversample)
         rows.append((f"G after epoch {total}, --oversample {args.oversample:g}",
@@ -113,6 +120,8 @@ def main(argv=None) -> int:
     for label, q in rows:
         print(f"| {label} | {q.confident:.1%} | {q.classes_present}/10 | {q.frechet:.2f} "
               f"| {q.frechet / judge.real_vs_real:.2f}x |")
+    print(f"\nmedian RMS pixel distance to the nearest training digit: {copying[1]:.3f} for the final G's "
+          f"samples, {copying[0]:.3f} for real digits (to the nearest other one); far lower would mean copying")
     print("\ntarget: >= 80% confident, 10/10 digits, Fréchet <= 3x real-vs-real")
     for label, q in rows[-2:]:
         met = q.confident >= 0.8 and q.classes_present == 10 and q.frechet <= 3 * judge.real_vs_real

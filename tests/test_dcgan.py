@@ -371,6 +371,20 @@ def test_sample_oversample_uses_the_runs_discriminator(dcgan_run, tmp_path, caps
 
 # -- the quality bar, short version ------------------------------------------------------------
 
+def test_nearest_distances_flag_copies_and_skip_the_image_itself():
+    from cyclegan.metrics_digits import load_digit_images, nearest_distances
+    images, _ = load_digit_images()
+    pool = images[:300]
+    copies = nearest_distances(pool[:5], pool)
+    assert torch.allclose(copies, torch.zeros(5), atol=1e-6)
+    others = nearest_distances(pool, pool, same_set=True)
+    assert (others > 0.05).all()  # no two of these digits are identical
+    brute = min(float((pool[7] - pool[j]).pow(2).mean().sqrt()) for j in range(300) if j != 7)
+    assert others[7].item() == pytest.approx(brute, rel=1e-5)
+    blank = torch.full((1, 1, 32, 32), -1.0)
+    assert nearest_distances(blank, blank + 0.5).item() == pytest.approx(0.5, rel=1e-6)
+
+
 def test_short_training_on_digits_beats_the_untrained_generator(tmp_path):
     """The issue's digits benchmark in miniature: a judge CNN, a short DCGAN run through the
     ordinary loop, and the three measures on 500 samples, trained vs untrained."""

@@ -86,6 +86,9 @@ def build_parser() -> Parser:
     add_option(train, "--lambda_A", type=float, help="cycle loss weight A->B->A (default 10)")
     add_option(train, "--lambda_B", type=float, help="cycle loss weight B->A->B (default 10)")
     add_option(train, "--lambda_identity", type=float, help="identity loss, times lambda (default 0.5; 0 = off)")
+    add_option(train, "--r1_gamma", type=float,
+               help="DCGAN: R1 penalty, gamma/2 x the squared gradient of D at real images (Mescheder et "
+                    "al. 2018; steadies D on small domains; default 0 = off, as in the paper)")
     add_option(train, "--pool_size", type=int, help="history of fakes shown to D (default 50)")
     add_option(train, "--lr", type=float, help="Adam learning rate (default 0.0002)")
     add_option(train, "--beta1", type=float, help="Adam beta1 (default 0.5)")
@@ -152,6 +155,10 @@ def _run(args) -> int:
     is_demo = not is_dcgan and (bool(args.demo) or not (args.domainA or args.domainB or args.dataroot))
     if not is_dcgan and args.d_augment not in (None, "none"):
         raise UserError("--d_augment is a --model dcgan option (CycleGAN trains without it)")
+    if not is_dcgan and args.r1_gamma:
+        raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
+    if args.r1_gamma is not None and not args.r1_gamma >= 0:
+        raise UserError(f"--r1_gamma {args.r1_gamma:g}: must be 0 (off) or positive")
     if is_dcgan:
         if args.demo:
             raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")

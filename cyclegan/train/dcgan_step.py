@@ -5,6 +5,12 @@ generator, with the discriminator frozen, is trained so that the same fakes scor
 loss, -log D(G(z)), is the paper's "non-saturating" generator loss: it keeps a strong gradient
 while D still rejects the fakes easily. Both losses work on logits (BCEWithLogits) for
 numerical safety.
+
+Optional, for small domains (both off by default, as in the paper): ``--d_augment`` shows D
+randomly translated images, and ``--r1_gamma`` adds the R1 penalty (Mescheder et al. 2018),
+gamma/2 times the squared gradient of D's logit with respect to each real image. R1 keeps D
+smooth around the real images, so it cannot answer with a steep edge that memorises them, and G
+gets a gradient that points towards the data rather than along D's quirks.
 """
 from __future__ import annotations
 
@@ -21,6 +27,13 @@ FIXED_NOISE_SIZE = 64  # the sample grid rendered every epoch: 8 x 8
 def set_requires_grad(net: nn.Module, requires_grad: bool) -> None:
     for p in net.parameters():
         p.requires_grad_(requires_grad)
+
+
+def r1_penalty(logits: Tensor, images: Tensor) -> Tensor:
+    """Mean over the batch of |d logit / d image|^2, kept differentiable (D learns from it).
+    ``images`` must be the tensor D was called on, created with requires_grad."""
+    gradient, = torch.autograd.grad(logits.sum(), images, create_graph=True)
+    return gradient.pow(2).flatten(1).sum(1).mean()
 
 
 def fixed_noise(nz: int, seed: int, n: int = FIXED_NOISE_SIZE) -> Tensor:
@@ -87,9 +100,14 @@ class DCGAN:
         # Discriminator: real -> 1, fake -> 0 (fakes detached: no gradient into G here).
         set_requires_grad(self.D, True)
         self.optimizer_D.zero_grad(set_to_none=True)
-        logits_real = self.D(self.augment(real))
+        r1_gamma = self.cfg.train.r1_gamma
+        seen_real = self.augment(real).detach().requires_grad_(r1_gamma > 0)
+        logits_real = self.D(seen_real)
         logits_fake = self.D(self.augment(fake.detach()))
         loss_D = self.criterion(logits_real, ones) + self.criterion(logits_fake, zeros)
+        r1 = r1_penalty(logits_real, seen_real) if r1_gamma > 0 else None
+        if r1 is not None:
+            loss_D = loss_D + r1_gamma / 2 * r1
         loss_D.backward()
         self.optimizer_D.step()
 
@@ -103,12 +121,15 @@ class DCGAN:
         set_requires_grad(self.D, True)
 
         self._visuals = {"real": real.detach(), "fake": fake.detach()}
-        return {
+        losses = {
             "D": float(loss_D.detach()),
             "G": float(loss_G.detach()),
             "D_real": float(torch.sigmoid(logits_real.detach()).mean()),   # D(x), 1 = sure it is real
             "D_fake": float(torch.sigmoid(logits_fake.detach()).mean()),   # D(G(z)) before D's update
         }
+        if r1 is not None:
+            losses["R1"] = float(r1.detach())  # mean squared gradient norm, before gamma/2
+        return losses
 
     def current_visuals(self) -> dict[str, Tensor]:
         """The last step's real and generated batches, in [-1, 1]."""
