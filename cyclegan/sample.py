@@ -8,7 +8,7 @@
     best = sample(G, 16, seed=3, discriminator=D, oversample=2)   # the 16 of 32 D rates most real
 
 The latents of seed S are one stream: the first 8 images of ``sample(G, 64, seed=S)`` are
-``sample(G, 8, seed=S)``. Batch norm runs in inference mode, so an image depends only on its
+``sample(G, 8, seed=S)`` (with ``oversample``, the candidates are that stream's first ones). Batch norm runs in inference mode, so an image depends only on its
 own latent, not on what else is in the batch.
 """
 from __future__ import annotations

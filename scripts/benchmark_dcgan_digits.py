@@ -103,9 +103,9 @@ def main(argv=None) -> int:
             tags.append("latest")
         for tag in tags:
             G = load_dcgan_generator(result.run_dir / f"{tag}_net_G.pth")
+            final_samples = sample(G, args.samples, args.seed + 100)
             rows.append((f"G after epoch {total if tag == 'latest' else tag}",
-                         measure(judge.model, sample(G, args.samples, args.seed + 100), judge.reference_features)))
-        final_samples = sample(G, args.samples, args.seed + 100)
+                         measure(judge.model, final_samples, judge.reference_features)))
         copying = (float(nearest_distances(images, images, same_set=True).median()),
                    float(nearest_distances(final_samples, images).median()))
         D = load_dcgan_discriminator(result.run_dir / f"{tags[-1]}_net_G.pth")
