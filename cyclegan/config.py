@@ -4,6 +4,7 @@ The CLI builds a ``Config`` from its flags; a notebook builds one directly:
 
     from cyclegan import Config, train
     cfg = Config()
+    cfg.train.max_steps = 100
     cfg.data.domainA, cfg.data.domainB = "forest", "abstract"
     train(cfg)
 
@@ -87,13 +88,15 @@ class TrainConfig:
     precision: str = "auto"          # auto | fp32 | bf16 | fp16
     compile: str = "auto"            # auto | on | off (torch.compile)
     # watching the run
-    display: str = "auto"            # auto (visdom when a server answers) | visdom | none
+    display: str = "auto"            # auto (visdom when a server answers) | visdom | tensorboard | none
     display_server: str = "http://localhost"
     display_port: int = 8097
     display_env: str | None = None   # default: the run name
     display_freq: int = 400          # iterations between dashboard updates
     update_html_freq: int = 1000     # iterations between HTML report updates
     eval_freq: int = 0               # iterations between KID evaluations (0 = off)
+    use_wandb: bool = False          # also log to Weights & Biases (the reference's flag)
+    wandb_project_name: str = "CycleGAN-and-pix2pix"  # the reference's default project
 
 
 @dataclass

@@ -19,7 +19,7 @@ from conftest import tiny_config
 from cyclegan.checkpoint import load_torch_file
 from cyclegan.report.visdom_sender import VisdomSender, server_answers
 from cyclegan.train.loop import train
-from cyclegan.train.loss_log import read_log
+from cyclegan.loss_log import read_log
 
 _SERVER: dict = {}
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")

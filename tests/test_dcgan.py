@@ -22,7 +22,7 @@ from cyclegan.nets.dcgan import DCGANDiscriminator, DCGANGenerator, create_dcgan
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
 from cyclegan.train import train
 from cyclegan.train.dcgan_step import DCGAN
-from cyclegan.train.loss_log import read_log
+from cyclegan.loss_log import read_log
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
 TINY = ["--model", "dcgan", "--image_size", "32", "--ngf", "8", "--ndf", "8", "--nz", "16",

@@ -9,7 +9,7 @@ import torch
 
 from cyclegan.checkpoint import STATE_FILE, load_torch_file
 from cyclegan.data.images import list_images
-from cyclegan.train.loss_log import read_log
+from cyclegan.loss_log import read_log
 from cyclegan.translate import load_generator
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")

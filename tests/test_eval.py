@@ -19,7 +19,7 @@ from cyclegan.errors import UserError
 from cyclegan.eval.features import random_extractor
 from cyclegan.metrics import kid
 from cyclegan.train import train
-from cyclegan.train.loss_log import read_log
+from cyclegan.loss_log import read_log
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,7 @@ from cyclegan.train import learning_rate, train
 from cyclegan.data.images import load_rgb
 from cyclegan.data.transforms import to_tensor
 from cyclegan.train.cyclegan_step import CycleGAN
-from cyclegan.train.loss_log import read_log
+from cyclegan.loss_log import read_log
 from cyclegan.translate import load_generator
 
 CLI = [sys.executable, "-m", "cyclegan.train"]

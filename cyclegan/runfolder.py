@@ -1,0 +1,240 @@
+"""The run folder, ``checkpoints/<name>/``: the one module that knows its file names.
+
+    config.json                      the run's settings (Config.to_dict)
+    latest_state.pth                 everything needed to resume exactly (written atomically)
+    loss_log.jsonl                   one line of mean losses every --print_freq steps
+    <tag>_net_<network>.pth          weights: tag latest | best | an epoch number;
+                                     networks G_A G_B D_A D_B (CycleGAN) or G D (DCGAN)
+    best_eval.json                   which step the ``best`` weights come from (--eval_freq)
+    web/index.html, web/images/      the HTML report and its per-epoch image rows
+    web/progression/                 one frame per epoch (CycleGAN), animated at the end
+    samples/                         DCGAN's fixed-noise grid per epoch and training.gif
+    test_results/                    the demo's translated test photos
+
+Training, translation, sampling, evaluation, export and the report all go through
+``RunFolder``; none of them spells a file name of its own. Network files keep the reference's
+names (``latest_net_G_A.pth``) and hold bare state_dicts, so the reference's code reads them.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .checkpoint import atomic_torch_save, bare_state_dict, load_network, load_torch_file
+from .config import Config
+from .errors import UserError
+
+CONFIG_FILE = "config.json"
+STATE_FILE = "latest_state.pth"
+LOG_FILE = "loss_log.jsonl"
+BEST_FILE = "best_eval.json"
+SAMPLES_DIR = "samples"
+WEB_DIR = "web"
+TEST_RESULTS_DIR = "test_results"
+
+_WEIGHTS_FILE = re.compile(r"^(?P<tag>.+)_net_(?P<net>[A-Za-z0-9_]+?)\.pth$")
+
+
+def weights_name(tag: str, network: str) -> str:
+    return f"{tag}_net_{network}.pth"
+
+
+def parse_weights_name(name: str) -> tuple[str, str] | None:
+    """``("latest", "G_A")`` for ``latest_net_G_A.pth``; None for any other file name."""
+    match = _WEIGHTS_FILE.match(name)
+    return (match["tag"], match["net"]) if match else None
+
+
+def check_tag(tag: str | int) -> str:
+    """A weights tag as the user may give it: latest, best (kept by --eval_freq) or an epoch number."""
+    tag = str(tag)
+    if tag not in ("latest", "best") and not tag.isdigit():
+        raise UserError(f"--epoch {tag!r}: use latest, best (kept by --eval_freq) or an epoch number")
+    return tag
+
+
+@dataclass(frozen=True)
+class SavedProgress:
+    step: int | None
+    epoch: int | None            # the next epoch to run
+    batch: int | None            # batches of that epoch already run
+    saved: float | None          # when latest_state.pth was written (mtime)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    def __post_init__(self):
+        object.__setattr__(self, "path", Path(self.path).expanduser())
+
+    @classmethod
+    def under(cls, checkpoints_dir: str | Path, name: str) -> "RunFolder":
+        return cls(Path(checkpoints_dir).expanduser() / name)
+
+    @property
+    def name(self) -> str:
+        return self.path.resolve().name
+
+    # --- files --------------------------------------------------------------------------
+    @property
+    def config_file(self) -> Path:
+        return self.path / CONFIG_FILE
+
+    @property
+    def state_file(self) -> Path:
+        return self.path / STATE_FILE
+
+    @property
+    def log_file(self) -> Path:
+        return self.path / LOG_FILE
+
+    @property
+    def best_file(self) -> Path:
+        return self.path / BEST_FILE
+
+    @property
+    def web_dir(self) -> Path:
+        return self.path / WEB_DIR
+
+    @property
+    def report_page(self) -> Path:
+        return self.web_dir / "index.html"
+
+    @property
+    def web_images_dir(self) -> Path:
+        return self.web_dir / "images"
+
+    @property
+    def progression_dir(self) -> Path:
+        return self.web_dir / "progression"
+
+    @property
+    def samples_dir(self) -> Path:
+        return self.path / SAMPLES_DIR
+
+    @property
+    def test_results_dir(self) -> Path:
+        return self.path / TEST_RESULTS_DIR
+
+    def weights(self, network: str, tag: str = "latest") -> Path:
+        return self.path / weights_name(tag, network)
+
+    # --- what is there ------------------------------------------------------------------
+    def has_config(self) -> bool:
+        return self.config_file.is_file()
+
+    def has_state(self) -> bool:
+        return self.state_file.is_file()
+
+    def is_run(self, generator: str = "G_A") -> bool:
+        """A folder training wrote: a config and weights of ``generator`` (G_A: a translator; G: DCGAN)."""
+        return self.has_config() and any(self.path.glob(f"*_net_{generator}.pth"))
+
+    def weight_files(self) -> list[tuple[str, str, Path]]:
+        """(tag, network, path) of every weights file, sorted by name."""
+        found = []
+        for path in sorted(self.path.glob("*_net_*.pth")) if self.path.is_dir() else []:
+            parsed = parse_weights_name(path.name)
+            if parsed:
+                found.append((*parsed, path))
+        return found
+
+    def latest_files(self) -> list[str]:
+        return [path.name for tag, _, path in self.weight_files() if tag == "latest"]
+
+    def kept_epochs(self, network: str | None = None) -> list[int]:
+        """Epoch numbers with kept weights (of ``network``, or of any network)."""
+        return sorted({int(tag) for tag, net, _ in self.weight_files()
+                       if tag.isdigit() and (network is None or net == network)})
+
+    def available_tags(self, network: str) -> str:
+        """A phrase listing the tags a network has, for error messages."""
+        tags = [tag for tag, net, _ in self.weight_files() if net == network and not tag.isdigit()]
+        epochs = self.kept_epochs(network)
+        listed = ", ".join(sorted(tags) + [str(e) for e in epochs])
+        return f"available: {listed}" if listed else "it holds no weights for that network"
+
+    def last_written(self) -> float:
+        files = [self.config_file, *self.path.glob("*_net_G_[AB].pth"), *self.path.glob("*_net_G.pth")]
+        return max(p.stat().st_mtime for p in files if p.exists())
+
+    # --- reading and writing ------------------------------------------------------------
+    def read_config(self) -> Config:
+        if not self.has_config():
+            raise UserError(f"{self.path} is not a training run (no {CONFIG_FILE})")
+        return read_config_file(self.config_file)
+
+    def write_config(self, cfg: Config) -> None:
+        cfg.save_json(self.config_file)
+
+    def save_networks(self, networks: dict[str, nn.Module], tag: str) -> tuple[Path, ...]:
+        """Write ``<tag>_net_<name>.pth`` for each network (bare state_dicts, written atomically)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, net in networks.items():
+            path = self.weights(name, tag)
+            atomic_torch_save(bare_state_dict(net), path)
+            paths.append(path)
+        return tuple(paths)
+
+    def load_network(self, net: nn.Module, network: str, tag: str = "latest") -> nn.Module:
+        return load_network(net, self.weights(network, tag))
+
+    def save_state(self, state: dict) -> Path:
+        atomic_torch_save(state, self.state_file)
+        return self.state_file
+
+    def load_state(self) -> dict:
+        return load_torch_file(self.state_file)
+
+    def saved_progress(self) -> SavedProgress:
+        """Where the saved training state stands, read without loading its tensors."""
+        if not self.has_state():
+            return SavedProgress(None, None, None, None)
+        saved_at = self.state_file.stat().st_mtime
+        try:  # mmap: only the small pickle is read, not the (possibly large) tensors
+            progress = torch.load(self.state_file, map_location="cpu", weights_only=True, mmap=True).get("progress", {})
+        except Exception:
+            return SavedProgress(None, None, None, saved_at)
+        return SavedProgress(progress.get("step"), progress.get("epoch"), progress.get("batch"), saved_at)
+
+    def read_best(self) -> dict | None:
+        try:
+            record = json.loads(self.best_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+
+def read_config_file(path: Path) -> Config:
+    """A run's config.json, with a one-line error when it is empty, not JSON or not an object."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except OSError as exc:
+        raise UserError(f"{path} cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path} is not valid JSON ({exc}); restore it or start the run again") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path} should hold a JSON object of settings, not {type(data).__name__}")
+    try:
+        return Config.from_dict(data)
+    except (TypeError, ValueError) as exc:
+        raise UserError(f"{path} has settings this version cannot use ({exc})") from None
+
+
+def find_latest_run(checkpoints_dir: Path | str = "checkpoints", generator: str = "G_A") -> RunFolder:
+    """The run folder under ``checkpoints_dir`` whose generator or config was written last."""
+    root = Path(checkpoints_dir)
+    runs = [RunFolder(p) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
+    runs = [run for run in runs if run.is_run(generator)]
+    if not runs:
+        raise UserError(f"no training run found under {root}/ (a run folder has config.json and "
+                        "latest_net_G_A.pth); pass --checkpoint RUN_FOLDER or a generator .pth file")
+    return max(runs, key=RunFolder.last_written)
