@@ -263,3 +263,163 @@ def test_clean_updates_a_scraper_manifest(tmp_path):
     assert records[0]["sha256"] == hashlib.sha256((root / "train" / "aaaa.png").read_bytes()).hexdigest()
     with Image.open(root / "train" / "aaaa.png") as image:
         assert image.mode == "RGB"
+
+
+# ---------------------------------------------------------------- incomplete, corrupt and bomb zips
+
+def _datasets_dir_is_clean(tmp_path, name: str) -> bool:
+    datasets = tmp_path / "datasets"
+    return not (datasets / name).exists() and not list(datasets.glob(f".{name}*"))
+
+
+def test_truncated_first_download_is_not_recorded_and_the_good_file_then_loads(tmp_path, capsys):
+    payload, files = reference_zip("mini")
+    with LocalServer() as server:
+        # a server (or proxy) that serves a truncated copy with a matching Content-Length
+        server.add("/d/mini.zip", payload[: len(payload) * 2 // 3], "application/zip")
+        base = server.url("/d")
+        assert run(tmp_path, "download", "mini", "--base-url", base) == 2
+        err = capsys.readouterr().err
+        assert "not a complete zip" in err and "nothing recorded" in err and err.count("\n") == 1
+        assert not (tmp_path / "datasets" / ".cyclegan-datasets.json").exists()
+        assert not (tmp_path / "datasets" / ".downloads" / "mini.zip").exists()
+        assert _datasets_dir_is_clean(tmp_path, "mini")
+
+        server.add("/d/mini.zip", payload, "application/zip")
+        assert run(tmp_path, "download", "mini", "--base-url", base) == 0
+    for entry, content in files.items():
+        assert (tmp_path / "datasets" / entry).read_bytes() == content
+    record = json.loads((tmp_path / "datasets" / ".cyclegan-datasets.json").read_text())["mini"]
+    assert record["sha256"] == hashlib.sha256(payload).hexdigest() and record["verified"] is True
+
+
+def test_a_record_from_an_older_version_gives_way_to_a_complete_zip(tmp_path, capsys):
+    payload, _ = reference_zip("mini")
+    records = tmp_path / "datasets" / ".cyclegan-datasets.json"
+    records.parent.mkdir(parents=True)
+    records.write_text(json.dumps({"mini": {"size": 123, "sha256": "ab" * 32, "recorded": "2024-01-01"}}))
+    with LocalServer() as server:
+        server.add("/d/mini.zip", payload, "application/zip")
+        with pytest.warns(UserWarning, match="older version that did not check completeness"):
+            assert run(tmp_path, "download", "mini", "--base-url", server.url("/d")) == 0
+    assert json.loads(records.read_text())["mini"]["size"] == len(payload)
+
+
+def _serve_without_length(body: bytes):
+    """A raw HTTP/1.0 server on 127.0.0.1: no Content-Length, the connection closes after ``body``."""
+    import socket
+    import threading
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/zip\r\n\r\n" + body)
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
+
+
+def test_catalog_size_and_checksum_catch_a_cut_transfer_without_content_length(tmp_path, capsys, monkeypatch):
+    from cyclegan.datasets_tools import catalog
+    payload, _ = reference_zip("mini")
+    monkeypatch.setitem(catalog.KNOWN_ZIPS, "mini", (len(payload), hashlib.sha256(payload).hexdigest()))
+    listener, base = _serve_without_length(payload[:1000])
+    try:
+        assert run(tmp_path, "download", "mini", "--base-url", base, "--retries", "0") == 2
+    finally:
+        listener.close()
+    err = capsys.readouterr().err
+    assert "stopped at 1000 bytes" in err and err.count("\n") == 1
+    assert not (tmp_path / "datasets" / ".cyclegan-datasets.json").exists()
+
+    other, _ = reference_zip("mini", salt=3)  # complete, but not the catalog's file
+    (tmp_path / "datasets" / ".downloads" / "mini.zip.part").unlink()
+    listener, base = _serve_without_length(other)
+    try:
+        assert run(tmp_path, "download", "mini", "--base-url", base) == 2
+    finally:
+        listener.close()
+    assert "the catalog's copy had" in capsys.readouterr().err
+    assert _datasets_dir_is_clean(tmp_path, "mini")
+
+
+def _many_small_zeros(count: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        zeros = b"\0" * (1 << 20)  # 1 MiB each: at, not over, the per-entry threshold
+        for n in range(count):
+            archive.writestr(f"bomb/trainA/{n}.bin", zeros)
+    return buffer.getvalue()
+
+
+def test_zip_bomb_of_many_entries_under_one_mib_is_refused(tmp_path):
+    archive = tmp_path / "bomb.zip"
+    archive.write_bytes(_many_small_zeros(120))  # ~120 MiB from ~120 KB
+    assert archive.stat().st_size < 1 << 20
+    with pytest.raises(UserError, match=r"120 entries expand \d+x in total .*zip bomb"):
+        safe_extract(archive, tmp_path / "out")
+    assert [p.name for p in tmp_path.iterdir()] == ["bomb.zip"]
+
+
+def _deflated_zip_with_corrupt_stream() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("broken/trainA/good.txt", b"fine " * 100)
+        archive.writestr("broken/trainA/bad.txt", bytes(range(256)) * 64)
+    data = bytearray(buffer.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("broken/trainA/bad.txt")
+    name_len, extra_len = (int.from_bytes(data[info.header_offset + k:info.header_offset + k + 2], "little")
+                           for k in (26, 28))
+    start = info.header_offset + 30 + name_len + extra_len
+    data[start:start + 8] = b"\xff" * 8  # 0b11 block type: "invalid block type"
+    return bytes(data)
+
+
+def _zip_with_method(method: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("odd/trainA/a.txt", b"hello")
+    data = bytearray(buffer.getvalue())
+    local = data.index(b"PK\x03\x04")
+    central = data.index(b"PK\x01\x02")
+    data[local + 8:local + 10] = method.to_bytes(2, "little")
+    data[central + 10:central + 12] = method.to_bytes(2, "little")
+    return bytes(data)
+
+
+@pytest.mark.parametrize("name, payload, fragment", [
+    ("broken", _deflated_zip_with_corrupt_stream(), "'broken/trainA/bad.txt' cannot be read (error: Error -3"),
+    ("odd", _zip_with_method(99), "'odd/trainA/a.txt' uses compression method 99"),
+])
+def test_corrupt_or_unsupported_zip_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch, name, payload,
+                                                                   fragment):
+    from cyclegan.datasets_tools import catalog
+    monkeypatch.setitem(catalog.STANDARD_DATASETS, name, "a test archive")
+    with LocalServer() as server:
+        server.add(f"/d/{name}.zip", payload, "application/zip")
+        assert run(tmp_path, "download", name, "--base-url", server.url("/d")) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{name}.zip" in err and fragment in err, err
+    assert _datasets_dir_is_clean(tmp_path, name)
+    assert not (tmp_path / "datasets" / ".downloads" / f"{name}.zip").exists()
+    assert not (tmp_path / "datasets" / ".cyclegan-datasets.json").exists()
+    with pytest.raises(UserError):  # and the library call, as a notebook makes it
+        archive = tmp_path / "again.zip"
+        archive.write_bytes(payload)
+        safe_extract(archive, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_datasets_download_refuses_negative_retries_and_timeout(tmp_path, capsys):
+    assert run(tmp_path, "download", "mini", "--base-url", "http://127.0.0.1:9", "--retries", "-1") == 2
+    assert "--retries -1: must be 0 or more" in capsys.readouterr().err
+    assert run(tmp_path, "download", "mini", "--base-url", "http://127.0.0.1:9", "--timeout", "nan") == 2
+    assert "--timeout nan" in capsys.readouterr().err

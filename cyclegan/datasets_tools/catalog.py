@@ -2,7 +2,9 @@
 
 Names and URL pattern as in the reference's ``datasets/download_cyclegan_dataset.sh``
 (see shared/reference/README.md). The authors publish no checksums, so the size and sha256
-of each zip are recorded on its first download and checked on every later one.
+of each zip are recorded on its first complete, extractable download and checked on every
+later one. ``KNOWN_ZIPS`` holds the size and sha256 of a zip when we know them from a
+trusted source; a name listed there is checked against it from the first download on.
 """
 from __future__ import annotations
 
@@ -32,6 +34,9 @@ STANDARD_DATASETS: dict[str, str] = {
     "mini_colorization": "tiny colorization sample",
     "grumpifycat": "cats <-> grumpy cat",
 }
+# name -> (size in bytes, sha256) of the published zip, where known; these win over records.
+KNOWN_ZIPS: dict[str, tuple[int, str]] = {}
+
 NOT_DOWNLOADABLE = {
     "cityscapes": "Cityscapes' license forbids redistribution: register at https://www.cityscapes-dataset.com, "
                   "download gtFine_trainvaltest.zip and leftImg8bit_trainvaltest.zip there, and prepare them "

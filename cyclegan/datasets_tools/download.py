@@ -4,7 +4,10 @@ The bytes go to ``<dest>.part``; a sidecar ``<dest>.part.json`` remembers the UR
 server's validator (ETag or Last-Modified). A later attempt asks for the rest with
 ``Range: bytes=N-`` and ``If-Range: <validator>``: a 206 answer appends, a 200 answer (the
 server ignores ranges, or the file changed) starts over. The finished file is renamed to
-``dest`` only once its length matches what the server announced.
+``dest`` only once its length matches what the server announced, or, when the server
+announces none, the ``expected_size`` the caller knows (from the catalog or an earlier
+verified download). A transfer whose length nobody knows is only as trustworthy as the
+caller's own check of the file (for a zip: its central directory and CRCs).
 """
 from __future__ import annotations
 
@@ -49,15 +52,19 @@ def _resume_state(part: Path, url: str) -> tuple[int, str | None]:
 
 
 def download(url: str, dest: Path, *, timeout: float = 30.0, retries: int = 3, max_bytes: int = 8 << 30,
-             progress: bool = True, user_agent: str = DEFAULT_USER_AGENT) -> Path:
+             progress: bool = True, user_agent: str = DEFAULT_USER_AGENT, expected_size: int | None = None) -> Path:
     """Download ``url`` to ``dest`` (resuming a previous partial download); returns ``dest``."""
+    if not (timeout > 0 and timeout != float("inf")):
+        raise UserError(f"--timeout {timeout:g}: must be a positive number of seconds")
+    if retries < 0:
+        raise UserError(f"--retries {retries}: must be 0 or more")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
     last_error = ""
     for _attempt in range(retries + 1):
         try:
-            _attempt_once(url, part, timeout, max_bytes, progress, user_agent)
+            _attempt_once(url, part, timeout, max_bytes, progress, user_agent, expected_size)
             part.replace(dest)
             _sidecar(part).unlink(missing_ok=True)
             return dest
@@ -68,7 +75,8 @@ def download(url: str, dest: Path, *, timeout: float = 30.0, retries: int = 3, m
                     "again to resume from there")
 
 
-def _attempt_once(url: str, part: Path, timeout: float, max_bytes: int, progress: bool, user_agent: str) -> None:
+def _attempt_once(url: str, part: Path, timeout: float, max_bytes: int, progress: bool, user_agent: str,
+                  expected_size: int | None) -> None:
     offset, validator = _resume_state(part, url)
     headers = {"User-Agent": user_agent}
     if offset:
@@ -104,6 +112,9 @@ def _attempt_once(url: str, part: Path, timeout: float, max_bytes: int, progress
         else:  # 200: the whole file, whatever we had
             offset, mode = 0, "wb"
             total = int(length) if length and length.isdigit() else None
+        # With no length announced, the end of the connection alone proves nothing: a transfer
+        # shorter than the size we know is incomplete (a longer one is the caller's to judge).
+        at_least = expected_size if total is None else None
         if total is not None and total > max_bytes:
             raise UserError(f"{url} is {total} bytes, over the {max_bytes} byte limit (--max-bytes)")
         new_validator = reply.headers.get("ETag") or reply.headers.get("Last-Modified")
@@ -129,3 +140,5 @@ def _attempt_once(url: str, part: Path, timeout: float, max_bytes: int, progress
             bar.close()
     if total is not None and received != total:
         raise _Incomplete(f"got {received} of {total} bytes")
+    if at_least is not None and received < at_least:
+        raise _Incomplete(f"got {received} of the {at_least} bytes this file had before")

@@ -3,9 +3,13 @@
 Python's ``zipfile.extractall`` silently rewrites ``../x`` and ``/x`` into the target and
 turns symlink entries into regular files (shared/notes). We check every entry first and
 refuse the whole archive when one is hostile: a path that is absolute or climbs out with
-``..``, a symlink or other special file, an encrypted entry, too many entries, or sizes over
-the limits (declared sizes are checked up front, real sizes while writing). Extraction goes
-to a temporary folder beside the target, which is renamed into place only when complete.
+``..``, a symlink or other special file, an encrypted entry or one in a compression method
+Python cannot read, too many entries, or sizes over the limits. Sizes are checked per entry
+and for the whole archive: many small entries that each expand a little are as much a zip
+bomb as one that expands a lot (300 entries of 1 MiB of zeros fit in 365 KB). Declared sizes
+are checked up front, real sizes while writing. Extraction goes to a temporary folder beside
+the target, which is renamed into place only when complete: a corrupt entry met halfway
+leaves nothing behind.
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -29,7 +34,12 @@ class ExtractLimits:
     max_entries: int = 200_000
     max_entry_bytes: int = 2 << 30     # 2 GiB for one file
     max_total_bytes: int = 32 << 30    # 32 GiB for the archive
-    max_ratio: int = 200               # uncompressed / compressed, per entry above 1 MiB
+    max_ratio: int = 200               # uncompressed / compressed, per entry and for the whole archive
+    ratio_floor: int = 1 << 20         # below this many bytes (an entry, or all of them) any ratio is harmless
+
+# What zipfile can decompress; anything else raises NotImplementedError halfway through.
+_METHODS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate", zipfile.ZIP_BZIP2: "bzip2",
+            zipfile.ZIP_LZMA: "lzma"}
 
 
 def _member_parts(info: zipfile.ZipInfo) -> tuple[str, ...] | str:
@@ -47,6 +57,8 @@ def _member_parts(info: zipfile.ZipInfo) -> tuple[str, ...] | str:
         return "is a special file (device, pipe or socket)"
     if info.flag_bits & 0x1:
         return "is encrypted"
+    if info.compress_type not in _METHODS:
+        return f"uses compression method {info.compress_type}, which cannot be read (stored, deflate, bzip2, lzma can)"
     return parts
 
 
@@ -55,7 +67,7 @@ def check_archive(archive: zipfile.ZipFile, source: Path, limits: ExtractLimits)
     members = archive.infolist()
     if len(members) > limits.max_entries:
         raise UserError(f"{source}: refusing to extract {len(members)} entries (limit {limits.max_entries})")
-    checked, total = [], 0
+    checked, total, compressed = [], 0, 0
     for info in members:
         if info.filename.startswith(_JUNK) or info.filename.endswith("/.DS_Store"):
             continue
@@ -68,14 +80,28 @@ def check_archive(archive: zipfile.ZipFile, source: Path, limits: ExtractLimits)
         if info.file_size > limits.max_entry_bytes:
             raise UserError(f"{source}: refusing to extract: entry {info.filename!r} is {info.file_size} bytes "
                             f"(limit {limits.max_entry_bytes})")
-        if info.file_size > (1 << 20) and info.file_size > limits.max_ratio * max(1, info.compress_size):
+        if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * max(1, info.compress_size):
             raise UserError(f"{source}: refusing to extract: entry {info.filename!r} expands "
                             f"{info.file_size // max(1, info.compress_size)}x (zip bomb?)")
         total += info.file_size
+        compressed += info.compress_size
         if total > limits.max_total_bytes:
             raise UserError(f"{source}: refusing to extract: more than {limits.max_total_bytes} bytes in total")
         checked.append((info, parts))
+    # The whole archive, against what it really weighs (declared compressed sizes can lie upwards).
+    weight = max(1, min(compressed, _archive_bytes(archive)))
+    if total > limits.ratio_floor and total > limits.max_ratio * weight:
+        raise UserError(f"{source}: refusing to extract: {len(checked)} entries expand {total // weight}x in total "
+                        f"({total} bytes from {weight}; limit {limits.max_ratio}x) (zip bomb?)")
     return checked
+
+
+def _archive_bytes(archive: zipfile.ZipFile) -> int:
+    try:
+        archive.fp.seek(0, 2)
+        return archive.fp.tell()
+    except (AttributeError, OSError, ValueError):
+        return 1 << 62
 
 
 def safe_extract(zip_path: Path, target: Path, limits: ExtractLimits | None = None) -> Path:
@@ -91,13 +117,16 @@ def safe_extract(zip_path: Path, target: Path, limits: ExtractLimits | None = No
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise UserError(f"{zip_path}: not a readable zip file ({exc}); delete it and download again") from None
+        raise UserError(f"{zip_path}: not a readable zip file ({_one_line(exc)}): incomplete or damaged; "
+                        "delete it and download again") from None
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.extract-", dir=target.parent))
     try:
         with archive:
             members = check_archive(archive, zip_path, limits)
             root = staging.resolve()
+            written, budget = 0, min(limits.max_total_bytes,
+                                     max(limits.ratio_floor, limits.max_ratio * _archive_bytes(archive)))
             for info, parts in members:
                 destination = staging.joinpath(*parts)
                 if root not in destination.resolve().parents and destination.resolve() != root:
@@ -106,23 +135,46 @@ def safe_extract(zip_path: Path, target: Path, limits: ExtractLimits | None = No
                     destination.mkdir(parents=True, exist_ok=True)
                     continue
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                _copy_member(archive, info, destination, zip_path)
+                written += _copy_member(archive, info, destination, zip_path)
+                if written > budget:  # real bytes, in case a header understated its entry
+                    raise UserError(f"{zip_path}: refusing to extract: more than {budget} bytes in total "
+                                    "(zip bomb?)")
         tops = list(staging.iterdir())
         content = tops[0] if len(tops) == 1 and tops[0].is_dir() else staging
         content.rename(target)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError) as exc:
-        raise UserError(f"{zip_path}: extraction failed ({type(exc).__name__}: {exc}); "
+    except _Damaged as exc:
+        raise UserError(f"{zip_path}: {exc}; the archive is damaged: delete it and download again") from None
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, zlib.error, NotImplementedError,
+            RuntimeError) as exc:
+        raise UserError(f"{zip_path}: extraction failed ({type(exc).__name__}: {_one_line(exc)}); "
                         "delete the zip and download again") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, zip_path: Path) -> None:
+class _Damaged(Exception):
+    """An entry that cannot be read back: a corrupt stream, a bad CRC, a method zipfile lacks."""
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: Path, zip_path: Path) -> int:
+    """Write one entry to ``destination``; returns the bytes written."""
+    try:
+        source = archive.open(info)
+    except (NotImplementedError, RuntimeError) as exc:  # method unknown, or its module missing
+        raise _Damaged(f"entry {info.filename!r} cannot be decompressed ({_one_line(exc)})") from None
     written = 0
-    with archive.open(info) as source, open(destination, "xb") as out:  # 'x': never overwrite
+    with source, open(destination, "xb") as out:  # 'x': never overwrite
         while True:
-            chunk = source.read(_CHUNK)
+            try:
+                chunk = source.read(_CHUNK)
+            except (zlib.error, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:  # lzma/bz2 raise these
+                raise _Damaged(f"entry {info.filename!r} cannot be read ({type(exc).__name__}: "
+                               f"{_one_line(exc)})") from None
             if not chunk:
                 break
             written += len(chunk)
@@ -131,3 +183,4 @@ def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, destination: P
                                 "than its header says")
             out.write(chunk)
     destination.chmod(0o644)  # no execute bits or odd modes from the archive
+    return written
