@@ -23,55 +23,29 @@ switched to fixed, whole-image statistics, summed over the tiles' non-overlappin
 from __future__ import annotations
 
 import math
-import re
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
+from PIL import Image
 from torch import Tensor, nn
+from tqdm import tqdm
 
-from .data.transforms import to_image, to_tensor
+from .data.images import to_rgb
+from .device import resolve_device
 from .errors import UserError
+from .generators import GeneratorSource, build_generator, resolve_generator
+from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
+from .precision import resolve_precision
 
-DIRECTIONS = ("AtoB", "BtoA")
 MULTIPLE = 4                        # the generator downsamples twice
 # Peak activation memory of a ResNet generator measured here: about 16 bytes per pixel per ngf
 # (fp32, inference mode), plus a fixed part. The default tile keeps it near 1.25 GiB, which
 # with the whole-image buffers keeps a 12-megapixel translation under about 2 GB.
 ACTIVATION_BUDGET = 1.25 * 2 ** 30
-
-
-# --------------------------------------------------------------------------- the old entry points
-
-@torch.no_grad()
-def translate_image(generator: nn.Module, image: Image.Image, device: torch.device | str = "cpu") -> Image.Image:
-    """Translate one RGB image at its own size.
-
-    The generator needs sides that are multiples of 4, so the input is reflection-padded up to
-    the next multiple and the output cropped back: no resampling, no lost border.
-    """
-    generator.eval()
-    x = to_tensor(image.convert("RGB")).unsqueeze(0).to(device)
-    height, width = x.shape[-2:]
-    y = generator(pad_to_multiple(x))[..., :height, :width]
-    return to_image(y[0])
-
-
-def load_generator(run_dir, direction: str = "AtoB", epoch: str = "latest",
-                   device: torch.device | str = "cpu") -> nn.Module:
-    """The generator of a run folder, built from the run's saved config (G_A for AtoB)."""
-    from .checkpoint import CONFIG_FILE
-
-    run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise UserError(f"{run_dir} is not a training run (no {CONFIG_FILE})")
-    source = resolve_generator(run_dir, direction, epoch)
-    return build_generator(source).to(device).eval()
 
 
 def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> Tensor:
@@ -82,193 +56,6 @@ def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> Tensor:
         return x
     mode = "reflect" if min(height, width) > max(pad_h, pad_w) else "replicate"
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-
-
-# --------------------------------------------------------------------------- which weights, which network
-
-@dataclass(frozen=True)
-class GeneratorSpec:
-    """Everything needed to rebuild a generator before loading its weights."""
-    netG: str = "resnet_9blocks"
-    ngf: int = 64
-    norm: str = "instance"
-    use_dropout: bool = False
-    input_nc: int = 3
-    output_nc: int = 3
-
-    def build(self) -> nn.Module:
-        from .nets import create_generator
-        return create_generator(self.netG, input_nc=self.input_nc, output_nc=self.output_nc, ngf=self.ngf,
-                                norm=self.norm, use_dropout=self.use_dropout)
-
-
-@dataclass(frozen=True)
-class GeneratorSource:
-    path: Path              # the generator's .pth file
-    run_name: str           # names the default output folder
-    direction: str          # AtoB | BtoA
-    spec: GeneratorSpec
-    spec_origin: str        # "config" (the run's config.json) or "keys" (inferred from the state_dict)
-
-
-_RUN_FILE = re.compile(r"^(?P<epoch>.+)_net_G_(?P<side>[AB])\.pth$")
-_BARE_FILE = re.compile(r"^(?P<epoch>.+)_net_G\.pth$")
-
-
-def is_run_dir(path: Path) -> bool:
-    from .checkpoint import CONFIG_FILE
-    return (path / CONFIG_FILE).is_file() and any(path.glob("*_net_G_A.pth"))
-
-
-def find_latest_run(checkpoints_dir: Path | str = "checkpoints") -> Path:
-    """The run folder under ``checkpoints_dir`` whose generator or config was written last."""
-    root = Path(checkpoints_dir)
-    runs = [p for p in root.iterdir() if p.is_dir() and is_run_dir(p)] if root.is_dir() else []
-    if not runs:
-        raise UserError(f"no training run found under {root}/ (a run folder has config.json and "
-                        "latest_net_G_A.pth); pass --checkpoint RUN_FOLDER or a generator .pth file")
-
-    def written(run: Path) -> float:
-        return max(p.stat().st_mtime for p in [run / "config.json", *run.glob("*_net_G_[AB].pth")])
-    return max(runs, key=written)
-
-
-def resolve_generator(checkpoint: Path | str | None = None, direction: str | None = None, epoch: str = "latest",
-                      netG: str | None = None, norm: str | None = None, ngf: int | None = None,
-                      checkpoints_dir: Path | str = "checkpoints") -> GeneratorSource:
-    """Find the generator file and its architecture.
-
-    ``checkpoint`` is a run folder, a generator file (ours or the reference's bare
-    ``latest_net_G.pth``), a folder holding ``<epoch>_net_G.pth``, or None for the most recently
-    written run. Architecture comes from the run's config.json, else from the weights' key
-    names; ``netG``/``norm``/``ngf`` override either.
-    """
-    from .checkpoint import CONFIG_FILE
-    from .config import Config
-
-    if direction is not None and direction not in DIRECTIONS:
-        raise UserError(f"--direction {direction!r} is not known; use AtoB or BtoA")
-    epoch = str(epoch)
-    if epoch not in ("latest", "best") and not epoch.isdigit():
-        raise UserError(f"--epoch {epoch!r}: use latest, best (kept by --eval_freq) or an epoch number")
-    path = Path(checkpoint).expanduser() if checkpoint is not None else find_latest_run(checkpoints_dir)
-    if not path.exists():
-        raise UserError(f"--checkpoint {path} does not exist; give a run folder (checkpoints/NAME) "
-                        "or a generator .pth file")
-
-    config_dir, file_side = None, None
-    if path.is_dir():
-        if (path / CONFIG_FILE).is_file():
-            config_dir = path
-        side = "A" if (direction or "AtoB") == "AtoB" else "B"
-        candidates = [path / f"{epoch}_net_G_{side}.pth", path / f"{epoch}_net_G.pth"]
-        found = next((c for c in candidates if c.is_file()), None)
-        if found is None:
-            raise UserError(f"--checkpoint {path}: no {candidates[0].name} (or {candidates[1].name}) in it; "
-                            f"{_available_epochs(path)}")
-        file_path, run_name = found, path.resolve().name
-        if _RUN_FILE.match(found.name):
-            file_side = side
-    else:
-        file_path = path
-        match = _RUN_FILE.match(path.name)
-        if match:
-            file_side = match["side"]
-            if (path.parent / CONFIG_FILE).is_file():
-                config_dir = path.parent
-        in_run = match or _BARE_FILE.match(path.name)
-        run_name = path.resolve().parent.name if in_run else path.stem
-
-    if file_side is not None:
-        file_direction = "AtoB" if file_side == "A" else "BtoA"
-        if direction is not None and direction != file_direction:
-            raise UserError(f"--checkpoint {file_path.name} is generator G_{file_side} ({file_direction}), "
-                            f"not {direction}; give the G_{'B' if file_side == 'A' else 'A'} file or drop --direction")
-        direction = file_direction
-    direction = direction or "AtoB"
-
-    if config_dir is not None:
-        cfg = Config.load_json(config_dir / CONFIG_FILE)
-        if cfg.model.model != "cyclegan":
-            raise UserError(f"{config_dir} is a --model {cfg.model.model} run, not a translator; "
-                            "use cyclegan-sample for DCGAN runs")
-        m = cfg.model
-        in_nc, out_nc = (m.input_nc, m.output_nc) if direction == "AtoB" else (m.output_nc, m.input_nc)
-        spec = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc)
-        origin = "config"
-    else:
-        spec, origin = infer_generator_spec(_load_weights(file_path), file_path), "keys"
-    overrides = {k: v for k, v in (("netG", netG), ("norm", norm), ("ngf", ngf)) if v is not None}
-    return GeneratorSource(file_path, run_name, direction, replace(spec, **overrides), origin)
-
-
-def _available_epochs(run: Path) -> str:
-    epochs = sorted({m["epoch"] for p in run.glob("*_net_G*.pth")
-                     if (m := _RUN_FILE.match(p.name) or _BARE_FILE.match(p.name))},
-                    key=lambda e: (e != "latest", int(e) if e.isdigit() else 0))
-    return f"available --epoch values: {', '.join(epochs)}" if epochs else "it holds no generator files"
-
-
-def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSpec:
-    """Read a ResNet generator's architecture off its state_dict keys (reference layout).
-
-    ``model.1.weight`` is the first 7x7 conv (ngf x input_nc); residual blocks are the
-    ``model.<i>.conv_block`` entries; a norm layer with a ``weight`` at ``model.2`` means batch
-    norm (instance norm has none; 'none' looks the same and is not guessed); a second block conv
-    at index 6 instead of 5 means a Dropout sits in between.
-    """
-    from .checkpoint import _strip_prefixes
-    from .nets import GENERATORS
-
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise UserError(f"{path} is not a generator's weights (expected a state_dict of tensors)")
-    keys = {_strip_prefixes(k): v for k, v in state.items()}
-    first = keys.get("model.1.weight")
-    if first is None or first.dim() != 4:
-        raise UserError(f"cannot tell the architecture of {path} from its keys (no model.1.weight); "
-                        "it is not a ResNet generator in the reference layout")
-    blocks = {int(k.split(".")[1]) for k in keys if ".conv_block." in k}
-    netG = f"resnet_{len(blocks)}blocks"
-    if netG not in GENERATORS:
-        raise UserError(f"{path} has {len(blocks)} residual blocks; known generators: {', '.join(GENERATORS)}")
-    convs = [(int(k.split(".")[1]), v) for k, v in keys.items()
-             if k.count(".") == 2 and k.endswith(".weight") and v.dim() == 4]
-    output_nc = max(convs)[1].shape[0]
-    return GeneratorSpec(netG=netG, ngf=first.shape[0], norm="batch" if "model.2.weight" in keys else "instance",
-                         use_dropout=any(".conv_block.6." in k for k in keys), input_nc=first.shape[1],
-                         output_nc=output_nc)
-
-
-def _load_weights(path: Path):
-    """torch.load (weights only) with its error kept to one line: torch's messages span several."""
-    from .checkpoint import load_torch_file
-
-    try:
-        return load_torch_file(path)
-    except UserError as exc:
-        message = " ".join(str(exc).split())
-        raise UserError(message if len(message) < 300 else message[:200] + " ...; it may be truncated "
-                        "or not a PyTorch file") from None
-
-
-def build_generator(source: GeneratorSource) -> nn.Module:
-    """The network of ``source`` with its weights loaded strictly (reference files included)."""
-    from .checkpoint import clean_reference_state_dict
-
-    net = source.spec.build()
-    state = _load_weights(source.path)
-    if not isinstance(state, dict):
-        raise UserError(f"{source.path} is not a generator's weights (expected a state_dict)")
-    try:
-        net.load_state_dict(clean_reference_state_dict(state, net), strict=True)
-    except RuntimeError as exc:
-        lines = str(exc).strip().splitlines()
-        detail = lines[1].strip() if len(lines) > 1 else lines[0]
-        hint = "--netG/--norm/--ngf" if source.spec_origin == "keys" else "that the file belongs to this run"
-        raise UserError(f"weights in {source.path} do not fit {source.spec.netG} ngf {source.spec.ngf} "
-                        f"norm {source.spec.norm} ({detail[:160]}); check {hint}") from None
-    return net.eval()
-
 
 # --------------------------------------------------------------------------- tiles
 
@@ -397,14 +184,15 @@ class Translator:
     ``translator(image)`` -> image; ``translator([images])`` -> list (same-size images go through
     the network together, ``batch_size`` at a time); ``translator(tensor)`` with N x C x H x W or
     C x H x W values in [-1, 1] -> tensor of the same shape.
+
+    ``tiling=False`` translates every image whole, whatever its size (evaluation does, so its
+    numbers never depend on a memory budget). Files and folders: ``cyclegan.translate_files``.
     """
 
     def __init__(self, generator: nn.Module, *, device: torch.device | str = "cpu", precision: str = "fp32",
                  direction: str = "AtoB", tile: int | None = None, tile_overlap: int | None = None,
                  tile_stats: str = "exact", batch_size: int = 4, size: int | None = None, name: str = "generator",
-                 progress: bool = False):
-        from .precision import resolve_precision
-
+                 progress: bool = False, tiling: bool = True):
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
         ngf = getattr(generator.model[1], "out_channels", 64) if hasattr(generator, "model") else 64
@@ -422,8 +210,13 @@ class Translator:
         if size is not None and size < MULTIPLE:
             raise UserError(f"--size {size} is too small; use at least {MULTIPLE}")
         self.tile_stats, self.batch_size, self.size = tile_stats, batch_size, size
-        self.direction, self.name, self.progress = direction, name, progress
-        self.generator = generator.to(self.device, memory_format=self.precision.memory_format).eval()
+        self.direction, self.name, self.progress, self.tiling = direction, name, progress, tiling
+        self.source: GeneratorSource | None = None     # set by from_checkpoint
+        # A network already on the device keeps its layout (a live training network stays as
+        # training left it); channels-last only where the precision wants it.
+        if self.precision.channels_last:
+            generator = generator.to(self.device, memory_format=torch.channels_last)
+        self.generator = generator.to(self.device).eval()
         self.input_nc = getattr(generator.model[1], "in_channels", 3) if hasattr(generator, "model") else 3
         self.tiles_run = 0          # network calls on tiles, for callers that want to know
 
@@ -432,8 +225,6 @@ class Translator:
                         device: torch.device | str = "auto", precision: str = "auto", *, netG: str | None = None,
                         norm: str | None = None, ngf: int | None = None, **options) -> "Translator":
         """Load a run folder, a generator file or (path None) the newest run under ./checkpoints."""
-        from .device import resolve_device
-
         source = resolve_generator(path, direction, str(epoch), netG=netG, norm=norm, ngf=ngf)
         translator = cls(build_generator(source), device=resolve_device(str(device)), precision=precision,
                          direction=source.direction, name=source.run_name, **options)
@@ -465,11 +256,19 @@ class Translator:
             chunk = max(1, min(self.batch_size, self.tile ** 2 // max(1, width * height)))
             for k in range(0, len(indices), chunk):
                 group = indices[k:k + chunk]
-                x = torch.stack([_image_to_tensor(prepared[i][0]) for i in group])
+                x = torch.stack([to_tensor(prepared[i][0]) for i in group])
                 y = self.translate_tensor(x)
                 for i, out in zip(group, y):
-                    outputs[i] = attach_alpha(_tensor_to_image(out), prepared[i][1])
+                    outputs[i] = attach_alpha(to_image(out, rgb=True), prepared[i][1])
         return outputs  # type: ignore[return-value]
+
+    def translate_stored(self, image: Image.Image) -> Image.Image:
+        """One RGB image exactly as it is stored: no EXIF rotation, resizing or alpha handling.
+
+        What evaluation uses: the output has the pixel grid of the input, so it compares pixel
+        by pixel with a truth (or sits beside real images) loaded the same way.
+        """
+        return to_image(self.translate_tensor(to_tensor(image.convert("RGB")).unsqueeze(0))[0], rgb=True)
 
     @torch.inference_mode()
     def translate_tensor(self, x: Tensor) -> Tensor:
@@ -478,7 +277,7 @@ class Translator:
             raise UserError(f"expected an N x C x H x W tensor, got shape {tuple(x.shape)}")
         height, width = x.shape[-2:]
         padded = pad_to_multiple(x.float())
-        if max(padded.shape[-2:]) <= self.tile:
+        if not self.tiling or max(padded.shape[-2:]) <= self.tile:
             y = self._forward(padded)
         else:
             y = torch.cat([self._tiled(padded[i:i + 1].cpu()) for i in range(padded.shape[0])])
@@ -553,26 +352,19 @@ class Translator:
     def _tile_iter(self, rows, cols, what: str):
         pairs = [(r, c) for r in rows for c in cols]
         if self.progress:
-            from tqdm import tqdm
             pairs = tqdm(pairs, desc=what, leave=False, dynamic_ncols=True)
         for pair in pairs:
             self.tiles_run += 1
             yield pair
 
 
-# --------------------------------------------------------------------------- images in and out
+
+# --------------------------------------------------------------------------- images in
 
 def prepare_image(image: Image.Image, size: int | None = None, channels: int = 3) -> tuple[Image.Image, Image.Image | None]:
     """(content to translate, alpha or None): EXIF orientation applied, optional short-side resize."""
-    from .data.images import to_rgb
-
-    image = ImageOps.exif_transpose(image)
-    alpha = None
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        # The colour under transparent pixels is kept as it is: alpha is put back afterwards.
-        alpha, image = rgba.getchannel("A"), rgba.convert("RGB")
-    content = to_rgb(image)
+    content, alpha = split_alpha(upright(image))
+    content = to_rgb(content)
     if channels == 1:
         content = content.convert("L")
     if size is not None:
@@ -581,29 +373,9 @@ def prepare_image(image: Image.Image, size: int | None = None, channels: int = 3
     return content, alpha
 
 
-def resize_short_side(image: Image.Image, size: int) -> Image.Image:
-    width, height = image.size
-    scale = size / min(width, height)
-    new = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return image if new == image.size else image.resize(new, Image.BICUBIC)
+# --------------------------------------------------------------------------- the old entry point
 
-
-def attach_alpha(image: Image.Image, alpha: Image.Image | None) -> Image.Image:
-    if alpha is None:
-        return image
-    out = image.convert("RGBA")
-    out.putalpha(alpha)
-    return out
-
-
-def _image_to_tensor(image: Image.Image) -> Tensor:
-    if image.mode == "L":
-        return torch.from_numpy(np.asarray(image, dtype=np.float32)).unsqueeze(0).div(127.5).sub(1.0)
-    return to_tensor(image)
-
-
-def _tensor_to_image(tensor: Tensor) -> Image.Image:
-    if tensor.shape[0] == 1:
-        array = ((tensor.clamp(-1, 1) + 1.0) * 127.5).round().byte()[0].cpu().numpy()
-        return Image.fromarray(array, "L").convert("RGB")
-    return to_image(tensor)
+def translate_image(generator: nn.Module, image: Image.Image, device: torch.device | str = "cpu") -> Image.Image:
+    """Kept only for ``eval/kid_watch.py`` until it builds a ``Translator`` itself; use
+    ``Translator(generator, device=device, tiling=False).translate_stored(image)``."""
+    return Translator(generator, device=device, tiling=False).translate_stored(image)

@@ -17,9 +17,10 @@ from cyclegan.checkpoint import save_networks
 from cyclegan.cli.translate import main
 from cyclegan.config import Config
 from cyclegan.nets import create_generator
-from cyclegan.translate import Translator, infer_generator_spec, plan_axis
+from cyclegan.nets.spec import infer_generator_spec
+from cyclegan.translate import Translator, plan_axis
 
-REFERENCE_KEYS = Path(__file__).resolve().parents[2] / "shared" / "reference" / "state_dict_keys.txt"
+REFERENCE_KEYS = Path(__file__).resolve().parent / "data" / "reference_state_dict_keys.txt"
 
 
 def make_run(root: Path, name: str = "tiny", seed: int = 0) -> Path:

@@ -10,19 +10,20 @@ exit code is 2 when any input failed.
 """
 from __future__ import annotations
 
-import glob
-import io
-import os
 import sys
-import tempfile
-import time
 from pathlib import Path
 
+from tqdm import tqdm
+
+from ..device import resolve_device
 from ..errors import UserError
+from ..generators import build_generator, resolve_generator
+from ..images import FORMATS
+from ..translate import Translator
+from ..translate_files import default_output, expand_inputs, plan_files, translate_files
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-translate"
-FORMATS = {"png": "PNG", "jpg": "JPEG", "webp": "WEBP"}
 
 
 def build_parser() -> Parser:
@@ -61,180 +62,30 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, lambda: _run(args))
 
 
-# --------------------------------------------------------------------------- inputs and outputs
-
-def expand_inputs(patterns: list[str], recursive: bool) -> list[Path]:
-    """Files, folders and globs -> image files, in the given order, each once."""
-    from ..data.images import is_image_file
-
-    found: list[Path] = []
-    for pattern in patterns:
-        path = Path(pattern).expanduser()
-        if path.is_dir():
-            walk = path.rglob("*") if recursive else path.iterdir()
-            files = sorted(p for p in walk if p.is_file() and is_image_file(p))
-            if not files:
-                raise UserError(f"input folder {path} holds no images"
-                                f"{'' if recursive else ' (add --recursive for subfolders)'}")
-        elif path.is_file():
-            files = [path]  # named explicitly: tried whatever its extension
-        elif glob.has_magic(pattern):
-            files = sorted(Path(p) for p in glob.glob(os.path.expanduser(pattern), recursive=True)
-                           if Path(p).is_file() and is_image_file(Path(p)))
-            if not files:
-                raise UserError(f"input pattern {pattern!r} matches no images")
-        else:
-            raise UserError(f"input {pattern} does not exist")
-        found += files
-    unique = dict.fromkeys(p.resolve() for p in found)
-    return list(unique)
-
-
-def plan_outputs(inputs: list[Path], output: Path, extension: str) -> tuple[list[Path], list[str]]:
-    """One output path per input, named after it; clashing names get -2, -3, ... (never clobbered)."""
-    taken: set[str] = set()
-    planned, notes = [], []
-    for source in inputs:
-        name = f"{source.stem}.{extension}"
-        n = 1
-        while name.lower() in taken:  # case-insensitive: the output may live on such a file system
-            n += 1
-            name = f"{source.stem}-{n}.{extension}"
-        if n > 1:
-            notes.append(f"{source} -> {name} ({source.stem}.{extension} is taken by another input)")
-        taken.add(name.lower())
-        planned.append(output / name)
-    return planned, notes
-
-
-def check_output_folder(output: Path) -> None:
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} is a file; give a folder")
-    try:
-        output.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=output, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise UserError(f"--output {output} is not writable ({exc.strerror or exc}); choose another folder") from None
-
-
-def encode(image, fmt: str) -> bytes:
-    from PIL import Image
-
-    if fmt == "jpg" and image.mode == "RGBA":  # JPEG has no alpha: show it as a viewer would, on white
-        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, image).convert("RGB")
-    buffer = io.BytesIO()
-    options = {"jpg": {"quality": 95}, "webp": {"quality": 95}, "png": {}}[fmt]
-    image.save(buffer, FORMATS[fmt], **options)
-    return buffer.getvalue()
-
-
-def side_by_side(before, after):
-    from PIL import Image
-
-    mode = "RGBA" if "A" in after.mode else "RGB"
-    canvas = Image.new(mode, (before.width + after.width, max(before.height, after.height)), "white")
-    canvas.paste(before.convert(mode), (0, 0))
-    canvas.paste(after.convert(mode), (before.width, 0))
-    return canvas
-
-
-# --------------------------------------------------------------------------- the command
-
 def _run(args) -> int:
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size} must be at least 1")
-    inputs = expand_inputs(args.inputs, args.recursive)
-
-    from ..checkpoint import atomic_write_bytes
-    from ..translate import resolve_generator
-
+    inputs = expand_inputs(args.inputs, args.recursive)      # a missing input is refused before any loading
     source = resolve_generator(args.checkpoint, args.direction, args.epoch, netG=args.netG, norm=args.norm,
                                ngf=args.ngf)
-    output = Path(args.output).expanduser() if args.output else Path("results") / source.run_name
-    outputs, notes = plan_outputs(inputs, output, args.format)
-    existing = [p for p in outputs if p.exists()]
-    if existing and not args.overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise UserError(f"{existing[0]} already exists{more}; choose another --output or add --overwrite")
-    check_output_folder(output)
-
-    from PIL import Image, ImageOps, UnidentifiedImageError
-    from tqdm import tqdm
-
-    from ..device import resolve_device
-    from ..translate import Translator, build_generator, prepare_image
-
+    output = Path(args.output).expanduser() if args.output else default_output(source.run_name)
+    plan = plan_files(inputs, output, args.format, overwrite=args.overwrite)
     translator = Translator(build_generator(source), device=resolve_device(args.device), precision=args.precision,
                             direction=source.direction, tile=args.tile, tile_overlap=args.tile_overlap,
                             tile_stats=args.tile_stats, batch_size=args.batch_size, size=args.size,
                             name=source.run_name, progress=not args.quiet)
-    for note in notes:
-        print(f"{PROG}: {note}", file=sys.stderr)
-
-    failed, done = [], 0
-    umask = os.umask(0)
-    os.umask(umask)
-    start = time.perf_counter()
-    bar = tqdm(total=len(inputs), desc=f"{source.run_name} {source.direction}", unit="img",
-               disable=args.quiet, dynamic_ncols=True)
-
-    def report(path: Path, why: str) -> None:
-        failed.append(path)
-        tqdm.write(f"{PROG}: skipped {path}: {why}", file=sys.stderr)
-
-    def flush(batch: list) -> None:
-        nonlocal done
-        if not batch:
-            return
-        results = translator.translate_images([image for _, _, image in batch])
-        for (source_path, target, image), result in zip(batch, results):
-            if args.side_by_side:
-                before, alpha = prepare_image(image, args.size, 3)
-                result = side_by_side(before if alpha is None else _with_alpha(before, alpha), result)
-            try:
-                atomic_write_bytes(target, encode(result, args.format))
-                os.chmod(target, 0o666 & ~umask)  # an ordinary file for the user, not the temp file's 0600
-                done += 1
-            except OSError as exc:
-                report(source_path, f"cannot write {target} ({exc.strerror or exc})")
-        bar.update(len(batch))
-
-    batch: list = []
-    try:
-        for source_path, target in zip(inputs, outputs):
-            try:
-                with Image.open(source_path) as opened:
-                    image = ImageOps.exif_transpose(opened)  # decodes fully; upright from here on
-            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-                report(source_path, f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})")
-                bar.update(1)
-                continue
-            if batch and (image.size != batch[0][2].size or len(batch) >= args.batch_size):
-                flush(batch)
-                batch = []
-            batch.append((source_path, target, image))
-        flush(batch)
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"{PROG}: interrupted after {done} of {len(inputs)} images (every written file is complete)",
-              file=sys.stderr)
+    result = translate_files(translator, plan, with_input=args.side_by_side, progress=not args.quiet,
+                             log=lambda line: tqdm.write(f"{PROG}: {line}", file=sys.stderr))
+    if result.interrupted:
+        print(f"{PROG}: interrupted after {len(result.written)} of {result.total} images "
+              "(every written file is complete)", file=sys.stderr)
         return 130
-    bar.close()
-    seconds = time.perf_counter() - start
-    rate = done / seconds if seconds > 0 else 0.0
-    summary = f"{PROG}: {done} images in {seconds:.1f} s ({rate:.2f} images/s) -> {output}/"
-    if failed:
-        summary += f"; {len(failed)} failed"
+    summary = (f"{PROG}: {len(result.written)} images in {result.seconds:.1f} s ({result.rate:.2f} images/s) "
+               f"-> {result.output_dir}/")
+    if result.failed:
+        summary += f"; {len(result.failed)} failed"
     print(summary, file=sys.stderr)
-    return 2 if failed else 0
-
-
-def _with_alpha(image, alpha):
-    out = image.convert("RGBA")
-    out.putalpha(alpha)
-    return out
+    return 2 if result.failed else 0
 
 
 if __name__ == "__main__":

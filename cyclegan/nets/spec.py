@@ -1,0 +1,84 @@
+"""A generator's architecture as data, and how to read it off a state_dict's keys.
+
+A weights file holds only tensors; to load it strictly the network must first be built with
+the right ``--netG``, ``--ngf``, ``--norm`` and dropout. Runs have these in their config.json;
+a bare file (the reference's ``latest_net_G.pth``) has only its keys, and those are enough:
+the reference's layout (ours too) puts every layer at a fixed index of ``model``.
+
+ResNet generator keys, index by index (``ngf`` = width, ``b`` = residual blocks):
+
+    model.1.weight                     ngf x input_nc x 7 x 7: the first conv
+    model.2.*                          its norm: weight, bias, running_mean, running_var,
+                                       num_batches_tracked for batch norm; nothing for instance
+                                       norm, or only running_mean/var (+ num_batches_tracked) in
+                                       files saved by old PyTorch versions
+    model.10 ... model.(9+b)           residual blocks, each conv_block:
+        .1.weight                      3x3 conv
+        .2.*                           norm (as model.2)
+        .4 Dropout(0.5)                only with dropout; then the layers after it move up one:
+        .5.weight / .6.weight          second 3x3 conv (without / with dropout)
+        .6.* / .7.*                    its norm (without / with dropout)
+    model.(last).weight                output_nc x ngf x 7 x 7: the output conv
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor, nn
+
+from ..checkpoint import _strip_prefixes
+from ..errors import UserError
+from . import GENERATORS, create_generator
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """Everything needed to rebuild a generator before loading its weights."""
+    netG: str = "resnet_9blocks"
+    ngf: int = 64
+    norm: str = "instance"
+    use_dropout: bool = False
+    input_nc: int = 3
+    output_nc: int = 3
+
+    def build(self) -> nn.Module:
+        return create_generator(self.netG, input_nc=self.input_nc, output_nc=self.output_nc, ngf=self.ngf,
+                                norm=self.norm, use_dropout=self.use_dropout)
+
+
+def _is_conv_weight(keys: dict[str, Tensor], key: str) -> bool:
+    value = keys.get(key)
+    return value is not None and value.dim() == 4
+
+
+def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSpec:
+    """Read a ResNet generator's architecture off its state_dict keys (the reference's layout).
+
+    Dropout is told by where a residual block's second conv sits (index 6 instead of 5), never
+    by other keys at index 6: there, without dropout, sits a norm whose running statistics
+    (batch norm, or instance norm from an old file) are no sign of dropout. Batch norm is told
+    by a norm with a ``weight`` at ``model.2`` (instance norm here has none; 'none' looks like
+    instance and is not guessed).
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
+        raise UserError(f"{path} is not a generator's weights (expected a state_dict of tensors)")
+    keys = {_strip_prefixes(k): v for k, v in state.items()}
+    first = keys.get("model.1.weight")
+    if first is None or first.dim() != 4:
+        raise UserError(f"cannot tell the architecture of {path} from its keys (no model.1.weight); "
+                        "it is not a ResNet generator in the reference layout")
+    blocks = sorted({int(k.split(".")[1]) for k in keys if ".conv_block." in k})
+    netG = f"resnet_{len(blocks)}blocks"
+    if netG not in GENERATORS:
+        raise UserError(f"{path} has {len(blocks)} residual blocks; known generators: {', '.join(GENERATORS)}")
+    with_dropout = [_is_conv_weight(keys, f"model.{b}.conv_block.6.weight") for b in blocks]
+    if any(with_dropout) and not all(with_dropout):
+        raise UserError(f"{path}: some residual blocks have dropout and some do not; "
+                        "it is not a ResNet generator in the reference layout")
+    convs = [(int(k.split(".")[1]), v) for k, v in keys.items()
+             if k.count(".") == 2 and k.endswith(".weight") and v.dim() == 4]
+    output_nc = max(convs, key=lambda c: c[0])[1].shape[0]
+    norm = "batch" if "model.2.weight" in keys else "instance"
+    return GeneratorSpec(netG=netG, ngf=first.shape[0], norm=norm, use_dropout=all(with_dropout),
+                         input_nc=first.shape[1], output_nc=output_nc)

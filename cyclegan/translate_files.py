@@ -1,0 +1,196 @@
+"""Translating image files: folders, globs and single files in, one output file per input.
+
+    from cyclegan.translate import Translator
+    from cyclegan.translate_files import translate_files
+    translator = Translator.from_checkpoint("checkpoints/forest2abstract")
+    result = translate_files(translator, ["photos/", "more/*.jpg"], "paintings/", fmt="jpg")
+    result.written, result.failed            # what was written; (input, why) for each skipped input
+
+Outputs are named after their inputs; two inputs with one name get ``-2``, ``-3`` ... (compared
+case-insensitively, as some file systems do), so nothing is clobbered. An existing output is
+never replaced without ``overwrite``. Every file is written atomically with the user's usual
+permissions. An unreadable input is skipped and named; the rest go on. ``cyclegan-translate``
+is this function plus argument parsing and printing.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from PIL import Image, UnidentifiedImageError
+from tqdm import tqdm
+
+from .checkpoint import atomic_write_bytes
+from .data.images import is_image_file
+from .errors import UserError
+from .images import FORMATS, attach_alpha, encode, side_by_side, upright
+from .translate import Translator, prepare_image
+
+RESULTS_DIR = "results"             # default outputs: results/<run name>/
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """Which file goes where, checked before any network runs."""
+    inputs: list[Path]
+    outputs: list[Path]
+    output_dir: Path
+    fmt: str
+    notes: list[str]                # renamed outputs (names taken by another input)
+
+
+@dataclass
+class FilesResult:
+    output_dir: Path
+    total: int
+    written: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)    # (input, why)
+    seconds: float = 0.0
+    interrupted: bool = False        # Ctrl-C: every file written so far is complete
+
+    @property
+    def rate(self) -> float:
+        return len(self.written) / self.seconds if self.seconds > 0 else 0.0
+
+
+def expand_inputs(patterns: Sequence[str | Path], recursive: bool = False) -> list[Path]:
+    """Files, folders and globs -> image files, in the given order, each once."""
+    found: list[Path] = []
+    for pattern in patterns:
+        pattern = str(pattern)
+        path = Path(pattern).expanduser()
+        if path.is_dir():
+            walk = path.rglob("*") if recursive else path.iterdir()
+            files = sorted(p for p in walk if p.is_file() and is_image_file(p))
+            if not files:
+                raise UserError(f"input folder {path} holds no images"
+                                f"{'' if recursive else ' (add --recursive for subfolders)'}")
+        elif path.is_file():
+            files = [path]  # named explicitly: tried whatever its extension
+        elif glob.has_magic(pattern):
+            files = sorted(Path(p) for p in glob.glob(os.path.expanduser(pattern), recursive=True)
+                           if Path(p).is_file() and is_image_file(Path(p)))
+            if not files:
+                raise UserError(f"input pattern {pattern!r} matches no images")
+        else:
+            raise UserError(f"input {pattern} does not exist")
+        found += files
+    return list(dict.fromkeys(p.resolve() for p in found))
+
+
+def plan_outputs(inputs: Sequence[Path], output: Path, extension: str) -> tuple[list[Path], list[str]]:
+    """One output path per input, named after it; clashing names get -2, -3, ... (never clobbered)."""
+    taken: set[str] = set()
+    planned, notes = [], []
+    for source in inputs:
+        name = f"{source.stem}.{extension}"
+        n = 1
+        while name.lower() in taken:  # case-insensitive: the output may live on such a file system
+            n += 1
+            name = f"{source.stem}-{n}.{extension}"
+        if n > 1:
+            notes.append(f"{source} -> {name} ({source.stem}.{extension} is taken by another input)")
+        taken.add(name.lower())
+        planned.append(output / name)
+    return planned, notes
+
+
+def check_output_folder(output: Path) -> None:
+    """Create ``output`` and prove it writable, or say in one line why not."""
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file; give a folder")
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=output, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UserError(f"--output {output} is not writable ({exc.strerror or exc}); choose another folder") from None
+
+
+def default_output(run_name: str) -> Path:
+    return Path(RESULTS_DIR) / run_name
+
+
+def plan_files(inputs: Sequence[str | Path], output: str | Path, fmt: str = "png", recursive: bool = False,
+               overwrite: bool = False) -> FilePlan:
+    """Expand the inputs, name the outputs and check the folder: every refusal before any work."""
+    if fmt not in FORMATS:
+        raise UserError(f"--format {fmt!r}: use one of {', '.join(sorted(FORMATS))}")
+    paths = expand_inputs(inputs, recursive)
+    output = Path(output).expanduser()
+    outputs, notes = plan_outputs(paths, output, fmt)
+    existing = [p for p in outputs if p.exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UserError(f"{existing[0]} already exists{more}; choose another --output or add --overwrite")
+    check_output_folder(output)
+    return FilePlan(paths, outputs, output, fmt, notes)
+
+
+def translate_files(translator: Translator, inputs: Sequence[str | Path] | FilePlan, output: str | Path | None = None,
+                    *, fmt: str = "png", recursive: bool = False, overwrite: bool = False,
+                    with_input: bool = False, progress: bool = False,
+                    log: Callable[[str], None] | None = None) -> FilesResult:
+    """Translate image files (files, folders, globs) into ``output`` (default results/<run>/).
+
+    ``with_input`` writes input and output side by side. ``log`` receives one line per renamed
+    output and per skipped input (default: nothing is printed; the result lists them).
+    """
+    if isinstance(inputs, FilePlan):
+        plan = inputs
+    else:
+        plan = plan_files(inputs, output if output is not None else default_output(translator.name), fmt,
+                          recursive, overwrite)
+    say = log or (lambda line: None)
+    for note in plan.notes:
+        say(note)
+    result = FilesResult(plan.output_dir, len(plan.inputs))
+    start = time.perf_counter()
+    bar = tqdm(total=len(plan.inputs), desc=f"{translator.name} {translator.direction}", unit="img",
+               disable=not progress, dynamic_ncols=True)
+
+    def skip(path: Path, why: str) -> None:
+        result.failed.append((path, why))
+        say(f"skipped {path}: {why}")
+
+    def flush(batch: list) -> None:
+        if not batch:
+            return
+        results = translator.translate_images([image for _, _, image in batch])
+        for (source, target, image), translated in zip(batch, results):
+            if with_input:
+                before, alpha = prepare_image(image, translator.size, 3)
+                translated = side_by_side(attach_alpha(before, alpha), translated)
+            try:
+                atomic_write_bytes(target, encode(translated, plan.fmt))
+                result.written.append(target)
+            except OSError as exc:
+                skip(source, f"cannot write {target} ({exc.strerror or exc})")
+        bar.update(len(batch))
+
+    batch: list = []
+    try:
+        for source, target in zip(plan.inputs, plan.outputs):
+            try:
+                with Image.open(source) as opened:
+                    image = upright(opened)  # decodes fully; upright from here on
+            except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
+                skip(source, f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})")
+                bar.update(1)
+                continue
+            if batch and (image.size != batch[0][2].size or len(batch) >= translator.batch_size):
+                flush(batch)
+                batch = []
+            batch.append((source, target, image))
+        flush(batch)
+    except KeyboardInterrupt:
+        result.interrupted = True
+    finally:
+        bar.close()
+        result.seconds = time.perf_counter() - start
+    return result
