@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import json
 import os
 import re
 import signal
+import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 import zlib
 from pathlib import Path
@@ -496,3 +499,131 @@ def test_google_provider_reads_a_results_page_through_chromium():
         found = [c.url for c in provider.search("forest", 10, Fetcher())]
         assert server.requests[0].query == {"q": "forest", "tbm": "isch"}
     assert found == ["https://img.example.org/forest1.jpg", "https://img.example.org/forest2.png?s=l"]
+
+
+# ---------------------------------------------------------------- --max-time bounds the whole download
+
+class TrickleServer:
+    """A raw server on 127.0.0.1 that sends its answer one byte at a time, forever.
+
+    ``headers_too``: the status line and headers trickle as well (the request never gets a
+    response object). No read ever stalls long enough for a socket timeout to fire.
+    """
+
+    def __init__(self, interval: float = 0.02, headers_too: bool = False):
+        self.interval, self.headers_too = interval, headers_too
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow.png"
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+
+    def _trickle(self, conn):
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n"
+        with conn:
+            try:
+                conn.recv(65536)
+                if not self.headers_too:
+                    conn.sendall(head)
+                    head = b""
+                for byte in itertools.chain(head, itertools.repeat(0)):
+                    conn.sendall(bytes([byte]))
+                    time.sleep(self.interval)
+            except OSError:
+                return
+
+    def close(self):
+        self.listener.close()
+
+
+
+@pytest.mark.parametrize("headers_too", [False, True], ids=["body", "headers"])
+def test_max_time_bounds_a_download_that_trickles_one_byte_at_a_time(tmp_path, capsys, headers_too):
+    from cyclegan.scrape.fetch import Fetcher, FetchError, FetchSettings
+    server = TrickleServer(headers_too=headers_too)
+    try:
+        fetcher = Fetcher(FetchSettings(timeout=1.0, max_time=1.5, retries=3, backoff=0.05, host_interval=0))
+        started = time.monotonic()
+        with pytest.raises(FetchError, match="took longer than --max-time 1.5 s"):
+            fetcher.get(server.url)
+        assert time.monotonic() - started < 1.5 + 1.0
+        assert server.connections == 1  # the deadline is for the whole get: no retry after it
+
+        listing = tmp_path / "list.txt"
+        listing.write_text(server.url + "\n")
+        started = time.monotonic()
+        code = scrape_main(["slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
+                            "--no-progress", "--verbose", "--timeout", "1", "--max-time", "2", "--retries", "3",
+                            "--host-interval", "0"])
+        elapsed = time.monotonic() - started
+    finally:
+        server.close()
+    assert code == 0 and elapsed < 2 + 1.5, elapsed
+    err = capsys.readouterr().err
+    assert "took longer than --max-time 2 s" in err and "Traceback" not in err
+
+
+def test_ctrl_c_stops_at_once_while_a_host_trickles(tmp_path):
+    server = TrickleServer()
+    try:
+        listing = tmp_path / "list.txt"
+        listing.write_text("".join(f"{server.url}?{n}\n" for n in range(4)))
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        command = [sys.executable, "-c", "from cyclegan.cli.scrape import main; raise SystemExit(main())",
+                   "slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
+                   "--no-progress", "--max-time", "120", "--timeout", "60", "--host-interval", "0"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while server.connections < 4 and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        assert server.connections == 4 and process.poll() is None, (server.connections, process.poll())
+        process.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        out, err = process.communicate(timeout=30)
+        stopped_after = time.monotonic() - sent
+    finally:
+        server.close()
+    assert process.returncode == 130, err.decode()
+    assert stopped_after < 2.5, stopped_after
+    assert b"Traceback" not in err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--retries", "-1"], "--retries -1: must be between 0 and 100"),
+    (["--retries", "1000000"], "--retries 1000000: must be between 0 and 100"),
+    (["--max-time", "0"], "--max-time 0.0: must be a positive number of seconds"),
+    (["--max-time", "nan"], "--max-time nan: must be a positive"),
+    (["--max-time", "inf"], "--max-time inf: must be a positive"),
+    (["--timeout", "-1"], "--timeout -1.0: must be a positive"),
+    (["--backoff", "-1"], "--backoff -1.0: must be between 0 and 3600"),
+    (["--host-interval", "nan"], "--host-interval nan: must be between 0 and 3600"),
+    (["--max-bytes", "0"], "--max-bytes 0: must be at least 1"),
+    (["--workers", "0"], "--workers 0: must be between 1 and 256"),
+    (["--workers", "100000"], "--workers 100000: must be between 1 and 256"),
+    (["--limit", "-5"], "--limit -5: must be between 1"),
+    (["--min-size", "0"], "--min-size 0: must be at least 1"),
+    (["--dedupe-distance", "-1"], "--dedupe-distance -1: must be between 0"),
+    (["--dedupe-distance", "65"], "--dedupe-distance 65: must be between 0"),
+    (["--test-fraction", "nan"], "--test-fraction nan: must be in [0, 1)"),
+    (["--max-pixels", "0"], "--max-pixels 0: must be at least 1"),
+    (["--commons-width", "-1"], "--commons-width -1: must be 0"),
+])
+def test_negative_or_absurd_numeric_options_are_one_line_errors(tmp_path, capsys, extra, message):
+    assert scrape_main(["d", "--query", "x", "--base-url", "http://127.0.0.1:9", "--datasets-dir", str(tmp_path),
+                        *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and message in err and "Traceback" not in err, err
+    assert not (tmp_path / "d").exists()

@@ -22,6 +22,8 @@ from .store import DomainStore
 _IMAGE_TYPES_PREFIX = "image/"
 _NEUTRAL_TYPES = {"", "application/octet-stream", "binary/octet-stream"}
 OUTCOMES = ("kept", "duplicate", "too_small", "corrupt", "failed")
+MAX_LIMIT = 10_000_000   # images per run: far above any domain, low enough to mean a typo
+MAX_WORKERS = 256        # download threads
 
 
 @dataclass
@@ -51,18 +53,26 @@ class ScrapeOptions:
             raise UserError(f"domain name {self.name!r}: use a plain folder name like 'forest'")
         if self.provider != "urls" and not self.query:
             raise UserError(f"--provider {self.provider} needs --query (what to search for)")
-        if self.limit < 1:
-            raise UserError("--limit must be at least 1")
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise UserError("--test-fraction must be in [0, 1)")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise UserError(f"--limit {self.limit}: must be between 1 and {MAX_LIMIT}")
+        if not 0.0 <= self.test_fraction < 1.0:  # also refuses nan
+            raise UserError(f"--test-fraction {self.test_fraction}: must be in [0, 1)")
         if self.min_size < 1:
-            raise UserError("--min-size must be at least 1")
+            raise UserError(f"--min-size {self.min_size}: must be at least 1")
         if self.max_side is not None and self.max_side < self.min_size:
             raise UserError(f"--max-side {self.max_side} is below --min-size {self.min_size}: nothing could be kept")
-        if self.dedupe_distance < 0:
-            raise UserError("--dedupe-distance must be >= 0 (0 = only identical perceptual hashes)")
-        if self.workers < 1:
-            raise UserError("--workers must be at least 1")
+        if not 0 <= self.dedupe_distance <= 64:
+            raise UserError(f"--dedupe-distance {self.dedupe_distance}: must be between 0 (only identical "
+                            "perceptual hashes) and 64 (the hash's bits)")
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise UserError(f"--workers {self.workers}: must be between 1 and {MAX_WORKERS}")
+        if self.max_pixels < 1:
+            raise UserError(f"--max-pixels {self.max_pixels}: must be at least 1")
+        if self.thumb_width < 0:
+            raise UserError(f"--commons-width {self.thumb_width}: must be 0 (original files) or a width in pixels")
+        problems = self.fetch.problems()
+        if problems:
+            raise UserError(problems[0])
 
     @property
     def domain_dir(self) -> Path:
@@ -176,7 +186,7 @@ def scrape(opts: ScrapeOptions, provider: Provider | None = None) -> Summary:
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        stop.set()
+        fetcher.abort()  # cuts downloads in flight: Ctrl-C does not wait for a slow host
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
