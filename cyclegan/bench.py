@@ -25,7 +25,9 @@ import torch
 
 from .config import Config
 from .device import resolve_device
+from .nets import create_generator
 from .precision import Precision, describe_precision, resolve_precision
+from .train.cyclegan_step import CycleGAN
 
 
 @dataclass
@@ -90,8 +92,6 @@ def _time(fn, device: torch.device, steps: int, warmup: int) -> float:
 
 def _train_row(path: str, size: int, batch: int, netG: str, ngf: int, ndf: int, device_name: str,
                steps: int, warmup: int, compile_: bool) -> Row:
-    from .train.cyclegan_step import CycleGAN
-
     device = resolve_device(device_name)
     cfg = _bench_config(netG, ngf, ndf, "fp32" if path == "eager-fp32" else "auto")
     model = CycleGAN(cfg, device)
@@ -112,8 +112,6 @@ def _train_row(path: str, size: int, batch: int, netG: str, ngf: int, ndf: int, 
 
 def _translate_row(path: str, size: int, batch: int, netG: str, ngf: int, device_name: str,
                    steps: int, warmup: int) -> Row:
-    from .nets import create_generator
-
     device = resolve_device(device_name)
     precision = resolve_precision("fp32" if path == "eager-fp32" else "auto", device)
     generator = create_generator(netG, input_nc=3, output_nc=3, ngf=ngf, norm="instance", use_dropout=False)

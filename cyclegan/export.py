@@ -7,12 +7,16 @@ Files written to the output folder (``generator_<direction>.*``):
     .json   the sidecar: direction, architecture, input/output range and layout, the
             multiple-of-4 rule, the parity measured at export
 
+    from cyclegan.export import export_checkpoint
+    export_checkpoint("checkpoints/forest2abstract", "exports/forest2abstract", direction="BtoA")
+
 Each file is written to a temporary name, loaded back and compared with the eager network
 on random images of two sizes and batch sizes (which also proves the axes are dynamic); it is
 moved into place only when the largest absolute difference is below ``PARITY_TOLERANCE``.
 """
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
@@ -26,13 +30,15 @@ from torch import nn
 
 from .checkpoint import atomic_write_bytes
 from .errors import UserError
-from .translate import MULTIPLE, GeneratorSource
+from .generators import GeneratorSource, build_generator, resolve_generator
+from .translate import MULTIPLE
 
 FORMATS = ("torchscript", "onnx")
 EXTENSIONS = {"torchscript": ".pt", "onnx": ".onnx"}
 PARITY_TOLERANCE = 1e-3          # fp32, values in [-1, 1]
 PARITY_SHAPES = ((1, 3, 68, 92), (2, 3, 48, 40))   # two sizes and batch sizes: the axes must be dynamic
 EXTRA_HINT = "install the export extra: pip install 'cyclegan[export]' (onnx, onnxscript, onnxruntime)"
+EXPORTS_DIR = "exports"          # default output: exports/<run name>/
 
 
 @dataclass
@@ -47,6 +53,22 @@ def export_paths(output_dir: Path, direction: str, formats) -> dict[str, Path]:
     paths = {fmt: output_dir / f"{stem}{EXTENSIONS[fmt]}" for fmt in formats}
     paths["metadata"] = output_dir / f"{stem}.json"
     return paths
+
+
+def export_checkpoint(checkpoint=None, output_dir: Path | str | None = None, direction: str | None = None,
+                      epoch: str = "latest", formats=FORMATS, *, netG: str | None = None, norm: str | None = None,
+                      ngf: int | None = None, opset: int | None = None, check: bool = True, overwrite: bool = False,
+                      log=print) -> ExportResult:
+    """Export the generator of a run folder or weights file (None: the newest run under checkpoints/)
+    to ``output_dir`` (default exports/<run>/)."""
+    source = resolve_generator(checkpoint, direction, epoch, netG=netG, norm=norm, ngf=ngf)
+    output = Path(output_dir).expanduser() if output_dir is not None else Path(EXPORTS_DIR) / source.run_name
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file; give a folder")
+    spec = source.spec
+    log(f"{source.path} ({spec.netG} ngf {spec.ngf} norm {spec.norm}, {source.direction})")
+    return export_generator(build_generator(source), source, output, formats, opset=opset, check=check,
+                            overwrite=overwrite, log=log)
 
 
 def export_generator(generator: nn.Module, source: GeneratorSource, output_dir: Path, formats=FORMATS,
@@ -166,12 +188,11 @@ def _require_onnx(check: bool) -> None:
 
 
 def _importable(name: str) -> bool:
-    import importlib.util
     return importlib.util.find_spec(name) is not None
 
 
 def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None) -> tuple[bytes, int]:
-    import onnx
+    import onnx  # an optional extra, and slow to import: only when ONNX is asked for
 
     example = torch.rand(1, source.spec.input_nc, 64, 64) * 2 - 1
     # Height and width are declared as 4 x (a free size): the generator's rule, visible in the graph.
@@ -202,7 +223,7 @@ def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None
 
 
 def _run_onnx(data: bytes, inputs) -> list:
-    import onnxruntime as ort
+    import onnxruntime as ort  # an optional extra, and slow to import: only for the ONNX parity check
 
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name

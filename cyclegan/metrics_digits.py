@@ -21,6 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .images import to_image
+from .metrics import fid
+
 DIGIT_SIZE = 32
 CONFIDENCE = 0.9
 CLASS_SHARE = 0.05
@@ -28,7 +31,7 @@ CLASS_SHARE = 0.05
 
 def load_digit_images(size: int = DIGIT_SIZE) -> tuple[Tensor, Tensor]:
     """All 1797 digits as N x 1 x size x size in [-1, 1] (ink bright) and their labels."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn is slow to import and only this needs it
     digits = load_digits()
     small = torch.from_numpy(digits.images.astype(np.float32) / 16.0)[:, None]   # N x 1 x 8 x 8 in [0, 1]
     # Bilinear upsampling keeps strokes smooth; the 8x8 source has no finer detail to keep.
@@ -38,12 +41,10 @@ def load_digit_images(size: int = DIGIT_SIZE) -> tuple[Tensor, Tensor]:
 
 def write_digit_folder(images: Tensor, folder: Path) -> Path:
     """Save images as 8-bit grayscale PNGs (a domain folder that ``--domainA`` can point at)."""
-    from PIL import Image
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    pixels = ((images.clamp(-1, 1) + 1.0) * 127.5).round().byte()[:, 0].numpy()
-    for i, image in enumerate(pixels):
-        Image.fromarray(image, "L").save(folder / f"digit_{i:04d}.png")
+    for i, image in enumerate(images):
+        to_image(image).save(folder / f"digit_{i:04d}.png")
     return folder
 
 
@@ -115,21 +116,8 @@ def accuracy(model: DigitClassifier, images: Tensor, labels: Tensor) -> float:
 
 
 def frechet_distance(features_a: Tensor | np.ndarray, features_b: Tensor | np.ndarray) -> float:
-    """||mu_a - mu_b||^2 + Tr(S_a + S_b - 2 (S_a S_b)^1/2) between two feature sets (rows = samples).
-
-    Tr((S_a S_b)^1/2) is computed as the sum of square roots of the eigenvalues of the
-    symmetric matrix S_a^1/2 S_b S_a^1/2, which has the same spectrum and avoids a
-    non-symmetric matrix square root.
-    """
-    a = np.asarray(features_a, dtype=np.float64)
-    b = np.asarray(features_b, dtype=np.float64)
-    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    values, vectors = np.linalg.eigh(cov_a)
-    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
-    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
-    trace_root = np.sqrt(np.clip(cross, 0, None)).sum()
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_root)
+    """The Fréchet distance between two feature sets (rows = samples): ``cyclegan.metrics.fid``."""
+    return fid(np.asarray(features_a), np.asarray(features_b))
 
 
 def nearest_distances(images: Tensor, pool: Tensor, same_set: bool = False) -> Tensor:

@@ -13,66 +13,70 @@ own latent, not on what else is in the batch.
 """
 from __future__ import annotations
 
-import io
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor, nn
 
+from .checkpoint import atomic_write_bytes, load_network
+from .config import ModelConfig
 from .errors import UserError
+from .images import gif_bytes as _gif_bytes
+from .images import png_bytes, to_image
+from .nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from .runfolder import RunFolder, parse_weights_name
+
+__all__ = ["load_dcgan_generator", "load_dcgan_discriminator", "latents", "slerp", "interpolate_latents",
+           "sample_latents", "most_real", "candidates", "sample", "to_pil", "image_grid", "png_bytes", "gif_bytes",
+           "planned_files", "write_samples", "SamplesWritten"]
 
 
-def _dcgan_weights(checkpoint, net: str):
-    """(the run's model config, the weights file of network ``net``) for a ``--model dcgan`` run
-    folder (its ``latest_net_<net>.pth``) or one ``<tag>_net_G.pth`` file inside it (that tag's
-    ``<tag>_net_<net>.pth``)."""
-    from .checkpoint import CONFIG_FILE
-    from .config import Config
-
+def _dcgan_run(checkpoint, net: str) -> tuple[ModelConfig, RunFolder, str]:
+    """(the run's model config, its folder, the weights tag) for a ``--model dcgan`` run folder
+    (tag ``latest``) or one ``<tag>_net_G.pth`` file inside it (that tag); checks ``net``'s file."""
     path = Path(checkpoint).expanduser()
     if path.is_file():
-        run_dir, tag = path.parent, path.name.split("_net_")[0]
+        parsed = parse_weights_name(path.name)
+        run, tag = RunFolder(path.parent), parsed[0] if parsed else path.name.split("_net_")[0]
     else:
-        run_dir, tag = path, "latest"
-    if not run_dir.is_dir():
+        run, tag = RunFolder(path), "latest"
+    if not run.path.is_dir():
         raise UserError(f"--checkpoint {checkpoint}: no such run folder")
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise UserError(f"--checkpoint {checkpoint}: not a training run (no {CONFIG_FILE} in {run_dir})")
-    m = Config.load_json(run_dir / CONFIG_FILE).model
+    if not run.has_config():
+        raise UserError(f"--checkpoint {checkpoint}: not a training run (no {run.config_file.name} in {run.path})")
+    m = run.read_config().model
     if m.model != "dcgan":
         raise UserError(f"--checkpoint {checkpoint}: a {m.model} run; cyclegan-sample needs a "
                         "--model dcgan run (translate CycleGAN runs with cyclegan-translate)")
-    weights = path if path.is_file() and net == "G" else run_dir / f"{tag}_net_{net}.pth"
+    weights = path if path.is_file() and net == "G" else run.weights(net, tag)
     if not weights.is_file():
         role = "generator" if net == "G" else "discriminator"
-        raise UserError(f"--checkpoint {checkpoint}: no {role} weights {weights.name} in {run_dir}; "
+        raise UserError(f"--checkpoint {checkpoint}: no {role} weights {weights.name} in {run.path}; "
                         "has the run saved yet?")
-    return m, weights
+    return m, run, tag
 
 
 def load_dcgan_generator(checkpoint, device: torch.device | str = "cpu") -> nn.Module:
     """The generator of a ``--model dcgan`` run folder (its ``latest_net_G.pth``), or of one
     ``<tag>_net_G.pth`` file inside such a folder, built from the run's config.json."""
-    from .checkpoint import load_network
-    from .nets.dcgan import DCGANGenerator
-
-    m, weights = _dcgan_weights(checkpoint, "G")
+    m, run, tag = _dcgan_run(checkpoint, "G")
+    path = Path(checkpoint).expanduser()
     G = DCGANGenerator(m.nz, m.ngf, m.channels, m.image_size)
-    load_network(G, weights)
+    if path.is_file():   # the very file named, whatever its name
+        load_network(G, path)
+    else:
+        run.load_network(G, "G", tag)
     return G.to(device).eval()
 
 
 def load_dcgan_discriminator(checkpoint, device: torch.device | str = "cpu") -> nn.Module:
     """The discriminator saved beside that generator (``latest_net_D.pth`` or ``<tag>_net_D.pth``)."""
-    from .checkpoint import load_network
-    from .nets.dcgan import DCGANDiscriminator
-
-    m, weights = _dcgan_weights(checkpoint, "D")
+    m, run, tag = _dcgan_run(checkpoint, "D")
     D = DCGANDiscriminator(m.ndf, m.channels, m.image_size)
-    load_network(D, weights)
+    run.load_network(D, "D", tag)
     return D.to(device).eval()
 
 
@@ -151,10 +155,7 @@ def sample(G: nn.Module, n: int, seed: int, device: torch.device | str | None = 
 
 def to_pil(image: Tensor) -> Image.Image:
     """One C x H x W tensor in [-1, 1] (C = 1 or 3) -> an 8-bit grayscale or RGB image."""
-    array = ((image.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().byte()
-    if array.shape[0] == 1:
-        return Image.fromarray(array[0].numpy(), "L")
-    return Image.fromarray(array.permute(1, 2, 0).numpy(), "RGB")
+    return to_image(image)
 
 
 def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
@@ -171,24 +172,80 @@ def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> Ima
     return grid
 
 
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def gif_bytes(frames: list[Image.Image], frame_ms: int = 400, last_frame_ms: int = 1500) -> bytes:
     """An endlessly looping GIF; the last frame stays longer so the final result can be seen."""
     if not frames:
         raise ValueError("a GIF needs at least one frame")
-    palette_frames = [frame.convert("RGB") for frame in frames]
     durations = [frame_ms] * (len(frames) - 1) + [last_frame_ms]
-    buffer = io.BytesIO()
-    palette_frames[0].save(buffer, format="GIF", save_all=True, append_images=palette_frames[1:],
-                           duration=durations, loop=0, optimize=False, disposal=1)
-    return buffer.getvalue()
+    return _gif_bytes(frames, durations, optimize=False, disposal=1)
 
 
-def as_uint8(images: Tensor) -> np.ndarray:
-    """N x C x H x W in [-1, 1] -> N x H x W x C uint8, the values a saved PNG holds."""
-    return ((images.clamp(-1, 1) + 1.0) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+# --------------------------------------------------------------------------- files
+
+def planned_files(n: int, grid: bool, interpolate: bool) -> list[str]:
+    """The file names ``write_samples`` writes: one grid, or one numbered file per image."""
+    if grid:
+        return ["interpolation.png" if interpolate else "grid.png"]
+    stem = "interp" if interpolate else "sample"
+    width = max(3, len(str(n - 1)))
+    return [f"{stem}_{i:0{width}d}.png" for i in range(n)]
+
+
+@dataclass(frozen=True)
+class SamplesWritten:
+    where: Path          # the grid file, or the folder of numbered files
+    seed: int
+    end_seed: int | None
+    drawn: int           # candidates drawn (more than n with oversample)
+    what: str            # e.g. "64 samples with seed 3"
+
+
+def write_samples(checkpoint, output: str | Path, n: int = 64, *, seed: int | None = None, grid: bool = False,
+                  nrow: int | None = None, interpolate: bool = False, end_seed: int | None = None,
+                  oversample: float = 1.0, overwrite: bool = False,
+                  device: torch.device | str = "cpu") -> SamplesWritten:
+    """Images of a ``--model dcgan`` run as PNG files in ``output``: ``n`` samples (the ``n`` of
+    ``n * oversample`` the discriminator rates most real), or with ``interpolate`` a walk of ``n``
+    frames from ``seed``'s first latent to ``end_seed``'s; one grid image with ``grid``. Existing
+    files are kept unless ``overwrite``. ``seed`` None draws one (it is in the result)."""
+    if n < 1:
+        raise UserError(f"-n {n}: ask for at least one image")
+    if interpolate and n < 2:
+        raise UserError("-n must be at least 2 with --interpolate (the walk's two ends)")
+    if nrow is not None and nrow < 1:
+        raise UserError(f"--nrow {nrow} must be at least 1")
+    if oversample != 1.0 and interpolate:
+        raise UserError("--oversample does not apply to --interpolate (a walk keeps every frame)")
+    if end_seed is not None and not interpolate:
+        raise UserError("--end-seed only applies with --interpolate")
+    drawn = candidates(n, oversample)  # checks --oversample
+    output = Path(output).expanduser()
+    if output.exists() and not output.is_dir():
+        raise UserError(f"--output {output} is a file; give a folder")
+    names = planned_files(n, grid, interpolate)
+    existing = [name for name in names if (output / name).exists()]
+    if existing and not overwrite:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise UserError(f"--output {output}: {existing[0]} already exists{more}; "
+                        "choose another folder or add --overwrite")
+
+    G = load_dcgan_generator(checkpoint, device)
+    D = load_dcgan_discriminator(checkpoint, device) if drawn > n else None
+    seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
+    if interpolate:
+        end_seed = end_seed if end_seed is not None else seed + 1
+        images = sample_latents(G, interpolate_latents(G.nz, seed, end_seed, n), device)
+        what = f"a {n}-step walk from seed {seed} to seed {end_seed}"
+    else:
+        images = sample(G, n, seed, device, discriminator=D, oversample=oversample)
+        what = f"{n} samples with seed {seed}"
+        if D is not None:
+            what += f" (the {n} of {drawn} the discriminator rates most real)"
+
+    output.mkdir(parents=True, exist_ok=True)
+    if grid:
+        atomic_write_bytes(output / names[0], png_bytes(image_grid(images, nrow=nrow)))
+    else:
+        for name, image in zip(names, images):
+            atomic_write_bytes(output / name, png_bytes(to_image(image)))
+    return SamplesWritten(output / names[0] if grid else output, seed, end_seed, drawn, what)

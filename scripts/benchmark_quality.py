@@ -22,7 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
 from cyclegan.cli.common import Parser, add_option, run_cli  # noqa: E402
-from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, run_benchmark, table_row  # noqa: E402
+from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
+from cyclegan.train.known_answer import run_benchmark  # noqa: E402
 
 PROG = "benchmark_quality"
 

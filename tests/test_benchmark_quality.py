@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from cyclegan.errors import UserError
-from cyclegan.eval.benchmark import BenchmarkSettings, run_benchmark
+from cyclegan.eval.benchmark import BenchmarkSettings
+from cyclegan.train.known_answer import run_benchmark
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_quality.py"
 TINY = dict(ngf=8, ndf=8, demo_size=40, crop_size=32, n_train=12, n_test=4)

@@ -242,3 +242,102 @@ def test_read_only_output_folder(workdir, capsys):
     finally:
         locked.chmod(0o700)
     assert "not writable" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- weights layouts
+
+def _with_old_instance_norm_stats(state: dict, net) -> dict:
+    """What old PyTorch saved for every InstanceNorm2d: running_mean/var (+ num_batches_tracked)."""
+    state = dict(state)
+    for name, module in net.named_modules():
+        if isinstance(module, torch.nn.InstanceNorm2d):
+            state[f"{name}.running_mean"] = torch.zeros(module.num_features)
+            state[f"{name}.running_var"] = torch.ones(module.num_features)
+            state[f"{name}.num_batches_tracked"] = torch.tensor(0)
+    return state
+
+
+@pytest.mark.parametrize("netG, ngf, norm, dropout, old_stats", [
+    ("resnet_9blocks", 8, "instance", False, True),     # the reference's published files (old PyTorch)
+    ("resnet_9blocks", 8, "instance", True, True),
+    ("resnet_6blocks", 12, "instance", False, False),
+    ("resnet_6blocks", 4, "instance", True, False),
+    ("resnet_9blocks", 8, "batch", False, False),       # --norm batch: running stats at conv_block.6
+    ("resnet_6blocks", 16, "batch", True, False),
+])
+def test_every_reference_layout_is_inferred_and_loads_strictly(tmp_path, monkeypatch, netG, ngf, norm, dropout,
+                                                               old_stats):
+    from cyclegan.generators import build_generator, resolve_generator
+
+    torch.manual_seed(0)
+    net = create_generator(netG, ngf=ngf, norm=norm, use_dropout=dropout)
+    if norm == "batch":  # statistics as training leaves them, so a wrong load would show
+        for module in net.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 1.5)
+    state = net.state_dict()
+    if old_stats:
+        state = _with_old_instance_norm_stats(state, net)
+    path = tmp_path / "latest_net_G.pth"
+    torch.save(state, path)
+
+    spec = infer_generator_spec(state, path)
+    assert (spec.netG, spec.ngf, spec.norm, spec.use_dropout) == (netG, ngf, norm, dropout)
+    source = resolve_generator(path)
+    assert source.spec == spec and source.spec_origin == "keys"
+    loaded = build_generator(source)       # strict: every key used, none missing
+    x = torch.rand(1, 3, 36, 28) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x), net.eval()(x))
+    monkeypatch.chdir(tmp_path)
+    photo(37, 29).save("p.jpg")
+    assert main(["p.jpg", "--checkpoint", str(path), "-q", "--device", "cpu"]) == 0
+
+
+def test_layout_inference_refuses_what_is_not_a_resnet_generator(tmp_path):
+    from cyclegan.errors import UserError
+    from cyclegan.nets import create_discriminator
+
+    with pytest.raises(UserError, match="no model.1.weight"):
+        infer_generator_spec(create_discriminator("basic", ndf=8).state_dict())
+    state = create_generator("resnet_6blocks", ngf=4).state_dict()
+    state = {k: v for k, v in state.items() if ".conv_block." not in k or k.startswith("model.10.")}
+    with pytest.raises(UserError, match="1 residual blocks"):
+        infer_generator_spec(state)
+
+
+# --------------------------------------------------------------------------- the library's folder translation
+
+def test_translate_files_is_the_cli_without_the_shell(workdir):
+    """A notebook translates a folder: same names, collisions resolved, formats, alpha, failures listed."""
+    from cyclegan.errors import UserError
+    from cyclegan.translate_files import translate_files
+
+    (workdir / "a").mkdir()
+    (workdir / "b").mkdir()
+    photo(40, 32).save(workdir / "a" / "x.jpg")
+    photo(40, 32).save(workdir / "b" / "X.png")          # clashes with x case-insensitively
+    rgba = photo(24, 20).convert("RGBA")
+    rgba.putalpha(128)
+    rgba.save(workdir / "a" / "glass.png")
+    (workdir / "a" / "bad.png").write_bytes(b"not an image")
+    translator = Translator.from_checkpoint("checkpoints/tiny", device="cpu", precision="fp32")
+    lines = []
+    result = translate_files(translator, ["a", "b/*.png"], "out", fmt="webp", log=lines.append)
+    names = sorted(p.name for p in result.written)
+    assert names == ["X-2.webp", "glass.webp", "x.webp"] and result.output_dir == Path("out")
+    assert [p.name for p, _ in result.failed] == ["bad.png"] and not result.interrupted
+    assert any("X-2.webp" in line for line in lines) and any("skipped" in line for line in lines)
+    with Image.open(workdir / "out" / "glass.webp") as image:
+        assert image.mode == "RGBA" and image.size == (24, 20)
+    # The same numbers as the command line, byte for byte.
+    assert main(["a/x.jpg", "-o", "cli", "--format", "webp", "-q", "--device", "cpu", "--precision", "fp32"]) == 0
+    assert (workdir / "cli" / "x.webp").read_bytes() == (workdir / "out" / "x.webp").read_bytes()
+    # Default folder results/<run>/, and nothing is replaced without overwrite.
+    assert translate_files(translator, ["a/x.jpg"]).written == [Path("results/tiny/x.png")]
+    with pytest.raises(UserError, match="already exists"):
+        translate_files(translator, ["a/x.jpg"])
+    assert translate_files(translator, ["a/x.jpg"], overwrite=True, with_input=True).written
+    with Image.open(workdir / "results" / "tiny" / "x.png") as image:
+        assert image.size == (80, 32)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import sys
 
+from ..bench import run_benchmark
+from ..errors import UserError
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-bench"
@@ -29,8 +31,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def run() -> int:
-        from ..bench import run_benchmark
-        from ..errors import UserError
         if min(args.sizes + args.batches + [args.steps]) < 1 or args.warmup < 0:
             raise UserError("--sizes, --batches and --steps must be positive, --warmup >= 0")
         run_benchmark(args.sizes, args.batches, args.translate_sizes, args.netG, args.ngf, args.ndf,

@@ -13,9 +13,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
+from ..device import resolve_device
 from ..errors import UserError
+from ..eval.features import build_extractor, download_inception_weights
+from ..eval.lpips import LPIPS
+from ..eval.score import folders_report, run_report
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-eval"
@@ -85,74 +88,34 @@ def _check_mode(args) -> str:
 
 
 def _run(args) -> int:
-    from ..device import resolve_device
-
     mode = _check_mode(args)
     if args.kid_subsets < 1 or args.kid_subset_size < 2:
         raise UserError("--kid-subsets must be >= 1 and --kid-subset-size >= 2")
     if args.max_images is not None and args.max_images < 2:
         raise UserError("--max-images must be at least 2")
     if mode == "download":
-        from ..eval.features import download_inception_weights
         path = download_inception_weights(progress=args.progress)
         print(f"{PROG}: Inception weights in {path}")
         return 0
 
-    from ..eval.features import build_extractor
-    from ..eval.lpips import LPIPS
     device = resolve_device(args.device)
     needs_features = mode == "checkpoint" or bool(args.real)
     extractor = build_extractor(args.features, device, args.inception_weights, args.features_weights) \
         if needs_features else None
     needs_lpips = args.paired or bool(args.target)
     lpips = LPIPS(device) if needs_lpips else None
-    report = _score_checkpoint(args, extractor, lpips, device) if mode == "checkpoint" \
-        else _score_folders(args, extractor, lpips)
-    if extractor is not None:
-        report["features"] = {"name": extractor.name, "network": extractor.network, "resizer": extractor.resizer,
-                              "dim": extractor.dim, "comparable_to_published": extractor.comparable}
+    if mode == "checkpoint":
+        report = run_report(args.checkpoint, extractor, device, epoch=args.epoch, paired=args.paired, lpips=lpips,
+                            max_images=args.max_images, subsets=args.kid_subsets, subset_size=args.kid_subset_size,
+                            save_dir=args.save_translations, progress=args.progress)
+    else:
+        report = folders_report(args.fake, args.real, args.target, extractor, lpips, args.kid_subsets,
+                                args.kid_subset_size, progress=args.progress)
     if args.json:
         print(json.dumps(_strict_json(report), indent=2))
     else:
         print(_as_text(report))
     return 0
-
-
-def _score_folders(args, extractor, lpips) -> dict:
-    from ..eval.score import paired_folders, score_folders, to_json
-    report: dict = {}
-    if args.real:
-        score = score_folders(args.real, args.fake, extractor, args.kid_subsets, args.kid_subset_size,
-                              progress=args.progress)
-        report.update(real={"dir": str(args.real), "count": score.real_count},
-                      fake={"dir": str(args.fake), "count": score.fake_count},
-                      kid=to_json(score.kid), fid=score.fid)
-    if args.target:
-        paired = paired_folders(args.fake, args.target, lpips)
-        report["paired"] = {"target": str(args.target), **to_json(paired)}
-    return report
-
-
-def _score_checkpoint(args, extractor, lpips, device) -> dict:
-    from ..eval.score import score_run, to_json
-    save_dir = None
-    if args.save_translations:
-        save_dir = Path(args.save_translations).expanduser()
-        if save_dir.exists():
-            raise UserError(f"--save-translations {save_dir} already exists; choose a new folder")
-    results = score_run(args.checkpoint, extractor, device, epoch=args.epoch, paired=args.paired, lpips=lpips,
-                        max_images=args.max_images, subsets=args.kid_subsets, subset_size=args.kid_subset_size,
-                        save_dir=save_dir, progress=args.progress)
-    directions = {}
-    for r in results:
-        entry: dict = {"source": r.source, "real": r.real}
-        if r.distribution is not None:
-            d = r.distribution
-            entry.update(fake={"count": d.fake_count}, real_count=d.real_count, kid=to_json(d.kid), fid=d.fid)
-        if r.paired is not None:
-            entry["paired"] = to_json(r.paired)
-        directions[r.direction] = entry
-    return {"run": str(args.checkpoint), "epoch": args.epoch, "directions": directions}
 
 
 def _strict_json(value):

@@ -10,9 +10,8 @@ Writes ``generator_<direction>.pt`` / ``.onnx`` / ``.json`` to ``--output`` (def
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ..errors import UserError
+from ..export import FORMATS, export_checkpoint
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-export"
@@ -44,19 +43,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from ..export import FORMATS, export_generator
-    from ..translate import build_generator, resolve_generator
-
-    source = resolve_generator(args.checkpoint, args.direction, args.epoch, netG=args.netG, norm=args.norm,
-                               ngf=args.ngf)
-    output = Path(args.output).expanduser() if args.output else Path("exports") / source.run_name
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} is a file; give a folder")
     formats = FORMATS if args.format == "both" else (args.format,)
-    spec = source.spec
-    print(f"{PROG}: {source.path} ({spec.netG} ngf {spec.ngf} norm {spec.norm}, {source.direction})", file=sys.stderr)
-    export_generator(build_generator(source), source, output, formats, opset=args.opset, check=not args.skip_check,
-                     overwrite=args.overwrite, log=lambda line: print(f"{PROG}: {line}", file=sys.stderr))
+    export_checkpoint(args.checkpoint, args.output, args.direction, args.epoch, formats, netG=args.netG,
+                      norm=args.norm, ngf=args.ngf, opset=args.opset, check=not args.skip_check,
+                      overwrite=args.overwrite, log=lambda line: print(f"{PROG}: {line}", file=sys.stderr))
     return 0
 
 

@@ -1,16 +1,13 @@
-"""``cyclegan-report RUN``: (re)write a run's HTML report and progression animation on demand.
-
-Frames missing from ``web/progression/`` are rendered from the run's kept epoch checkpoints
-(``<N>_net_G_A.pth``), so a run trained before this feature existed, or whose ``web/`` folder
-was deleted, gets its report back. DCGAN runs animate their ``samples/epoch_NNN.png``.
-"""
+"""``cyclegan-report RUN``: (re)write a run's HTML report and progression animation on demand
+(``cyclegan.report.rebuild.rebuild_report``, which renders missing frames from kept weights)."""
 from __future__ import annotations
 
 import sys
-import warnings
-from pathlib import Path
 
-from ..errors import UserError
+from tqdm import tqdm
+
+from ..device import resolve_device
+from ..report.rebuild import rebuild_report
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-report"
@@ -31,43 +28,18 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, lambda: _run(args))
 
 
-def resolve_run(run: str, checkpoints_dir: str) -> Path:
-    from ..checkpoint import CONFIG_FILE
-
-    candidates = [Path(run).expanduser(), Path(checkpoints_dir).expanduser() / run]
-    for candidate in candidates:
-        if (candidate / CONFIG_FILE).is_file():
-            return candidate
-    raise UserError(f"{run} is not a training run (no {CONFIG_FILE} in {candidates[0]} or {candidates[1]}); "
-                    "pass a run folder such as checkpoints/NAME")
-
-
 def _run(args) -> int:
-    from tqdm import tqdm
-
-    from ..checkpoint import CONFIG_FILE
-    from ..config import Config
-    from ..device import resolve_device
-    from ..report.html_report import write_report
-    from ..report.progression import build_animation, render_missing_frames
-
-    run_dir = resolve_run(args.run, args.checkpoints_dir)
-    cfg = Config.load_json(run_dir / CONFIG_FILE)
-    try:
-        rendered = render_missing_frames(run_dir, cfg, resolve_device(args.device),
-                                         progress=lambda items: tqdm(items, desc="frames", unit="frame",
-                                                                     disable=len(items) < 3))
-        if rendered:
-            print(f"{PROG}: rendered {rendered} progression frame(s) from the run's checkpoints", file=sys.stderr)
-    except UserError as exc:  # e.g. the domain folder moved: animate what exists
-        warnings.warn(f"no new progression frames ({exc})", stacklevel=1)
-    written = build_animation(run_dir, cfg, mp4=not args.no_mp4)
-    page = write_report(run_dir)
-    print(f"{PROG}: wrote {page}")
+    done = rebuild_report(args.run, resolve_device(args.device), mp4=not args.no_mp4,
+                          checkpoints_dir=args.checkpoints_dir,
+                          progress=lambda items: tqdm(items, desc="frames", unit="frame", disable=len(items) < 3))
+    if done.frames_rendered:
+        print(f"{PROG}: rendered {done.frames_rendered} progression frame(s) from the run's checkpoints",
+              file=sys.stderr)
+    print(f"{PROG}: wrote {done.page}")
     for kind in ("gif", "mp4"):
-        if kind in written:
-            print(f"{PROG}: wrote {written[kind]}")
-    if "gif" not in written:
+        if kind in done.animations:
+            print(f"{PROG}: wrote {done.animations[kind]}")
+    if "gif" not in done.animations:
         print(f"{PROG}: no progression frames yet (they are written at each epoch end)", file=sys.stderr)
     return 0
 

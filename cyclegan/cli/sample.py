@@ -10,9 +10,9 @@ Existing files are never replaced unless ``--overwrite`` is given.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from ..errors import UserError
+from ..device import resolve_device
+from ..sample import write_samples
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-sample"
@@ -39,71 +39,16 @@ def build_parser() -> Parser:
     return p
 
 
-def planned_files(n: int, grid: bool, interpolate: bool) -> list[str]:
-    if grid:
-        return ["interpolation.png" if interpolate else "grid.png"]
-    stem = "interp" if interpolate else "sample"
-    width = max(3, len(str(n - 1)))
-    return [f"{stem}_{i:0{width}d}.png" for i in range(n)]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return run_cli(PROG, lambda: _run(args))
 
 
 def _run(args) -> int:
-    import torch
-
-    from ..checkpoint import atomic_write_bytes
-    from ..device import resolve_device
-    from ..sample import (candidates, image_grid, interpolate_latents, load_dcgan_discriminator,
-                          load_dcgan_generator, png_bytes, sample, sample_latents, to_pil)
-
-    if args.n < 1:
-        raise UserError(f"-n {args.n}: ask for at least one image")
-    if args.interpolate and args.n < 2:
-        raise UserError("-n must be at least 2 with --interpolate (the walk's two ends)")
-    if args.nrow is not None and args.nrow < 1:
-        raise UserError(f"--nrow {args.nrow} must be at least 1")
-    if args.oversample != 1.0 and args.interpolate:
-        raise UserError("--oversample does not apply to --interpolate (a walk keeps every frame)")
-    if args.end_seed is not None and not args.interpolate:
-        raise UserError("--end-seed only applies with --interpolate")
-    drawn = candidates(args.n, args.oversample)  # checks --oversample
-    output = Path(args.output).expanduser()
-    if output.exists() and not output.is_dir():
-        raise UserError(f"--output {output} is a file; give a folder")
-    names = planned_files(args.n, args.grid, args.interpolate)
-    existing = [name for name in names if (output / name).exists()]
-    if existing and not args.overwrite:
-        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
-        raise UserError(f"--output {output}: {existing[0]} already exists{more}; "
-                        "choose another folder or add --overwrite")
-
-    device = resolve_device(args.device)
-    G = load_dcgan_generator(args.checkpoint, device)
-    D = load_dcgan_discriminator(args.checkpoint, device) if drawn > args.n else None
-    seed = args.seed if args.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-    if args.interpolate:
-        end_seed = args.end_seed if args.end_seed is not None else seed + 1
-        z = interpolate_latents(G.nz, seed, end_seed, args.n)
-        what = f"a {args.n}-step walk from seed {seed} to seed {end_seed}"
-        images = sample_latents(G, z, device)
-    else:
-        images = sample(G, args.n, seed, device, discriminator=D, oversample=args.oversample)
-        what = f"{args.n} samples with seed {seed}"
-        if D is not None:
-            what += f" (the {args.n} of {drawn} the discriminator rates most real)"
-
-    output.mkdir(parents=True, exist_ok=True)
-    if args.grid:
-        atomic_write_bytes(output / names[0], png_bytes(image_grid(images, nrow=args.nrow)))
-    else:
-        for name, image in zip(names, images):
-            atomic_write_bytes(output / name, png_bytes(to_pil(image)))
-    where = output / names[0] if args.grid else output
-    print(f"{PROG}: wrote {what} to {where}")
+    done = write_samples(args.checkpoint, args.output, args.n, seed=args.seed, grid=args.grid, nrow=args.nrow,
+                         interpolate=args.interpolate, end_seed=args.end_seed, oversample=args.oversample,
+                         overwrite=args.overwrite, device=resolve_device(args.device))
+    print(f"{PROG}: wrote {done.what} to {done.where}")
     return 0
 
 

@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from ..errors import UserError
+from ..images import to_tensor
 
 PREPROCESS_MODES = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")
 
@@ -52,18 +53,6 @@ class Preprocess:
         if self.flip and rng.random() < 0.5:
             image = image.transpose(Image.FLIP_LEFT_RIGHT)
         return to_tensor(image)
-
-
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """RGB uint8 HxWx3 -> float 3xHxW in [-1, 1]."""
-    array = np.asarray(image, dtype=np.float32)
-    return torch.from_numpy(array).permute(2, 0, 1).div(127.5).sub(1.0).contiguous()
-
-
-def to_image(tensor: torch.Tensor) -> Image.Image:
-    """float 3xHxW in [-1, 1] -> RGB image (rounded, clipped)."""
-    array = ((tensor.detach().float().cpu().clamp(-1, 1) + 1.0) * 127.5).round().byte()
-    return Image.fromarray(array.permute(1, 2, 0).numpy(), "RGB")
 
 
 def _scale_width(image: Image.Image, target_width: int, crop_size: int) -> Image.Image:

@@ -3,6 +3,6 @@
     features.py   inception (torch-fidelity), random (seeded, offline), torchvision:NAME
     score.py      score_folders, paired_folders, score_run
     lpips.py      LPIPS when its weights are already on this machine
-    hook.py       --eval_freq: KID during training, best_net_*.pth
-    benchmark.py  the known-answer benchmark behind scripts/benchmark_quality.py
+    kid_watch.py  --eval_freq: KID during training, best_net_*.pth
+    benchmark.py  the known-answer benchmark's settings and scoring (its training: train/known_answer.py)
 """

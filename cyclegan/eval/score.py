@@ -13,10 +13,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from tqdm import tqdm
 
+from ..data import resolve_domains
 from ..data.images import list_images, load_rgb, readable_images
 from ..errors import UserError
+from ..generators import load_generator
 from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
+from ..runfolder import RunFolder
+from ..translate import Translator
 from .features import FeatureExtractor
 from .lpips import LPIPS
 
@@ -130,8 +135,6 @@ def paired_folders(fake_dir: str | Path, target_dir: str | Path, lpips: LPIPS | 
 
 def domain_test_dirs(data, needed_by: str) -> tuple[Path, Path]:
     """The test folders of both domains of ``data`` (a DataConfig); ``needed_by`` names who asks."""
-    from ..data import resolve_domains
-
     domain_A, domain_B = resolve_domains(data)
     for domain, option in ((domain_A, "--domainA"), (domain_B, "--domainB")):
         if domain.test_dir is None:
@@ -140,14 +143,20 @@ def domain_test_dirs(data, needed_by: str) -> tuple[Path, Path]:
     return domain_A.test_dir, domain_B.test_dir   # type: ignore[return-value]
 
 
-def run_test_dirs(run_dir: Path) -> tuple[Path, Path]:
+def run_test_dirs(run_dir: Path | RunFolder) -> tuple[Path, Path]:
     """The test folders of a run's two domains, from its saved config."""
-    from ..checkpoint import CONFIG_FILE
-    from ..config import Config
+    run = run_dir if isinstance(run_dir, RunFolder) else RunFolder(run_dir)
+    if not run.has_config():
+        raise UserError(f"--checkpoint {run.path}: not a training run (no {run.config_file.name})")
+    return domain_test_dirs(run.read_config().data, f"--checkpoint {run.path}")
 
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise UserError(f"--checkpoint {run_dir}: not a training run (no {CONFIG_FILE})")
-    return domain_test_dirs(Config.load_json(run_dir / CONFIG_FILE).data, f"--checkpoint {run_dir}")
+
+def evaluation_translator(run: RunFolder | Path | str, direction: str, epoch: str = "latest",
+                          device: torch.device | str = "cpu") -> Translator:
+    """A run's generator as evaluation uses it: every image translated whole, as stored (see
+    ``Translator.translate_stored``), so scores never depend on tiling or EXIF tags."""
+    return Translator(load_generator(run, direction, epoch, device), device=device, direction=direction,
+                      tiling=False)
 
 
 def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: torch.device,
@@ -159,20 +168,16 @@ def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: t
     ``paired``: the test splits are aligned (B/test/<name> is the true translation of
     A/test/<name>), so PSNR/SSIM/L1 are computed too. ``extractor`` None skips KID/FID.
     """
-    from tqdm import tqdm
-
-    from ..translate import load_generator, translate_image
-
-    run_dir = Path(run_dir).expanduser()
-    test_A, test_B = run_test_dirs(run_dir)
+    run = RunFolder(run_dir)
+    test_A, test_B = run_test_dirs(run)
     results = []
     for direction, source_dir, real_dir in (("AtoB", test_A, test_B), ("BtoA", test_B, test_A)):
-        generator = load_generator(run_dir, direction, epoch, device)
+        translator = evaluation_translator(run, direction, epoch, device)
         sources = image_paths(source_dir, f"test split {direction[0]}")[:max_images]
         reals = image_paths(real_dir, f"test split {direction[-1]}")[:max_images]
         fakes = []
         for path in tqdm(sources, desc=f"translate {direction}", unit="img", leave=False, disable=not progress):
-            fakes.append((translate_image(generator, load_rgb(path), device), path))
+            fakes.append((translator.translate_stored(load_rgb(path)), path))
         if save_dir is not None:
             out = Path(save_dir) / direction
             out.mkdir(parents=True, exist_ok=True)
@@ -197,3 +202,56 @@ def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: t
 
 def to_json(obj) -> dict:
     return asdict(obj)
+
+
+# --------------------------------------------------------------------------
+# reports: what cyclegan-eval prints, as one dict
+# --------------------------------------------------------------------------
+
+
+def features_json(extractor: FeatureExtractor) -> dict:
+    return {"name": extractor.name, "network": extractor.network, "resizer": extractor.resizer,
+            "dim": extractor.dim, "comparable_to_published": extractor.comparable}
+
+
+def folders_report(fake_dir: str | Path, real_dir: str | Path | None = None, target_dir: str | Path | None = None,
+                   extractor: FeatureExtractor | None = None, lpips: LPIPS | None = None, subsets: int = 100,
+                   subset_size: int = 1000, progress: bool = True) -> dict:
+    """KID/FID of ``fake_dir`` against ``real_dir`` and/or paired metrics against ``target_dir``."""
+    report: dict = {}
+    if real_dir:
+        score = score_folders(real_dir, fake_dir, extractor, subsets, subset_size, progress=progress)
+        report.update(real={"dir": str(real_dir), "count": score.real_count},
+                      fake={"dir": str(fake_dir), "count": score.fake_count},
+                      kid=to_json(score.kid), fid=score.fid)
+    if target_dir:
+        paired = paired_folders(fake_dir, target_dir, lpips)
+        report["paired"] = {"target": str(target_dir), **to_json(paired)}
+    if extractor is not None:
+        report["features"] = features_json(extractor)
+    return report
+
+
+def run_report(run_dir: str | Path, extractor: FeatureExtractor | None, device: torch.device, epoch: str = "latest",
+               paired: bool = False, lpips: LPIPS | None = None, max_images: int | None = None, subsets: int = 100,
+               subset_size: int = 1000, save_dir: str | Path | None = None, progress: bool = True) -> dict:
+    """``score_run`` as one dict per direction; ``save_dir`` (a new folder) keeps the translations."""
+    if save_dir is not None:
+        save_dir = Path(save_dir).expanduser()
+        if save_dir.exists():
+            raise UserError(f"--save-translations {save_dir} already exists; choose a new folder")
+    results = score_run(run_dir, extractor, device, epoch=epoch, paired=paired, lpips=lpips, max_images=max_images,
+                        subsets=subsets, subset_size=subset_size, save_dir=save_dir, progress=progress)
+    directions = {}
+    for r in results:
+        entry: dict = {"source": r.source, "real": r.real}
+        if r.distribution is not None:
+            d = r.distribution
+            entry.update(fake={"count": d.fake_count}, real_count=d.real_count, kid=to_json(d.kid), fid=d.fid)
+        if r.paired is not None:
+            entry["paired"] = to_json(r.paired)
+        directions[r.direction] = entry
+    report = {"run": str(run_dir), "epoch": epoch, "directions": directions}
+    if extractor is not None:
+        report["features"] = features_json(extractor)
+    return report

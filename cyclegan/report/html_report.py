@@ -11,69 +11,38 @@ import json
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
-from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_write_bytes
+from ..checkpoint import atomic_write_bytes
 from ..config import Config
-from ..train.loss_log import LOG_FILE, read_log
-from .progression import is_dcgan, save_png
+from ..images import png_bytes
+from ..loss_log import read_log
+from ..runfolder import RunFolder
 from .svg_plot import line_chart
 from .visuals import grid_columns
 
 NOT_LOSSES = {"step", "epoch", "lr", "time"}
 VISUAL_ORDER = ("real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A")
 _IMAGE_FILE = re.compile(r"^epoch(\d+)_(.+)\.png$")
-_EPOCH_NET = re.compile(r"^(\d+)_net_(.+)\.pth$")
 _SAMPLE_FILE = re.compile(r"^epoch_(\d+)\.png$")
-
-
-@dataclass
-class CheckpointInfo:
-    step: int | None
-    epoch: int | None            # the next epoch to run
-    batch: int | None            # batches of that epoch already run
-    saved: float | None          # mtime of latest_state.pth
-    latest_files: list[str]
-    kept_epochs: list[int]
-
-
-def web_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "web"
 
 
 def save_epoch_visuals(run_dir: Path, epoch: int, images: dict) -> None:
     """``web/images/epoch<NNN>_<name>.png`` for each named image (the reference's file names)."""
+    run = RunFolder(run_dir)
     for name, image in images.items():
-        save_png(image, web_dir(run_dir) / "images" / f"epoch{epoch:03d}_{name}.png")
-
-
-def checkpoint_info(run_dir: Path) -> CheckpointInfo:
-    run_dir = Path(run_dir)
-    state = run_dir / STATE_FILE
-    step = epoch = batch = saved = None
-    if state.is_file():
-        saved = state.stat().st_mtime
-        try:
-            import torch
-            # mmap: only the small pickle is read, not the (possibly large) tensors
-            progress = torch.load(state, map_location="cpu", weights_only=True, mmap=True).get("progress", {})
-            step, epoch, batch = progress.get("step"), progress.get("epoch"), progress.get("batch")
-        except Exception:
-            pass
-    latest = sorted(p.name for p in run_dir.glob("latest_net_*.pth"))
-    kept = sorted({int(m.group(1)) for p in run_dir.glob("*_net_*.pth") if (m := _EPOCH_NET.match(p.name))})
-    return CheckpointInfo(step, epoch, batch, saved, latest, kept)
+        atomic_write_bytes(run.web_image(epoch, name), png_bytes(image))
 
 
 def copy_dcgan_samples(run_dir: Path) -> None:
     """DCGAN runs keep their grids in ``samples/``; the page links copies so ``web/`` stands alone."""
-    samples = Path(run_dir) / "samples"
+    run = RunFolder(run_dir)
+    samples = run.samples_dir
     if not samples.is_dir():
         return
-    images = web_dir(run_dir) / "images"
+    images = run.web_images_dir
     for path in samples.iterdir():
         match = _SAMPLE_FILE.match(path.name)
         if not match:
@@ -86,44 +55,43 @@ def copy_dcgan_samples(run_dir: Path) -> None:
 
 def write_report(run_dir: Path) -> Path:
     """(Re)write ``web/index.html`` from what the run folder holds now."""
-    run_dir = Path(run_dir)
-    cfg = Config.load_json(run_dir / CONFIG_FILE) if (run_dir / CONFIG_FILE).is_file() else Config()
-    web = web_dir(run_dir)
-    if is_dcgan(cfg):
-        copy_dcgan_samples(run_dir)
-    records = read_log(run_dir / LOG_FILE)
-    info = checkpoint_info(run_dir)
-    body = [f"<h1>{escape(run_dir.name)}</h1>",
+    run = RunFolder(run_dir)
+    cfg = run.read_config() if run.has_config() else Config()
+    if cfg.model.model == "dcgan":
+        copy_dcgan_samples(run.path)
+    records = read_log(run.log_file)
+    body = [f"<h1>{escape(run.path.name)}</h1>",
             f'<p class="updated">report written {escape(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
-            _checkpoint_section(info), _progression_section(web), _plots_section(records),
-            _epoch_rows_section(web), _config_section(cfg)]
+            _checkpoint_section(run), _progression_section(run), _plots_section(records),
+            _epoch_rows_section(run), _config_section(cfg)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{escape(run_dir.name)}: training report</title>\n<style>{_CSS}</style>\n</head>\n"
+            f"<title>{escape(run.path.name)}: training report</title>\n<style>{_CSS}</style>\n</head>\n"
             "<body>\n" + "\n".join(part for part in body if part) + "\n</body>\n</html>\n")
-    path = web / "index.html"
-    atomic_write_bytes(path, page.encode("utf-8"))
-    return path
+    atomic_write_bytes(run.report_page, page.encode("utf-8"))
+    return run.report_page
 
 
-def _checkpoint_section(info: CheckpointInfo) -> str:
-    if not info.latest_files:
+def _checkpoint_section(run: RunFolder) -> str:
+    latest_files = run.latest_files()
+    if not latest_files:
         return '<h2>Checkpoint</h2><p id="checkpoint">no checkpoint saved yet</p>'
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(info.saved)) if info.saved else "unknown time"
-    step = "unknown" if info.step is None else str(info.step)
-    epoch = "" if info.epoch is None else f", next epoch {info.epoch}"
-    kept = ", ".join(str(e) for e in info.kept_epochs) or "none"
+    saved = run.saved_progress()
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(saved.saved)) if saved.saved else "unknown time"
+    step = "unknown" if saved.step is None else str(saved.step)
+    epoch = "" if saved.epoch is None else f", next epoch {saved.epoch}"
+    kept = ", ".join(str(e) for e in run.kept_epochs()) or "none"
     return ('<h2>Checkpoint</h2>\n<table id="checkpoint">'
-            f'<tr><th>last checkpoint</th><td>{escape(", ".join(info.latest_files))}</td></tr>'
+            f'<tr><th>last checkpoint</th><td>{escape(", ".join(latest_files))}</td></tr>'
             f'<tr><th>step</th><td class="step">{escape(step)}</td></tr>'
             f'<tr><th>saved</th><td>{escape(when)}{escape(epoch)}</td></tr>'
             f'<tr><th>kept epochs</th><td>{escape(kept)}</td></tr></table>')
 
 
-def _progression_section(web: Path) -> str:
+def _progression_section(run: RunFolder) -> str:
     parts = []
-    if (web / "progression.gif").is_file():
+    if run.progression_animation("gif").is_file():
         parts.append('<img class="progression" src="progression.gif" alt="training progression">')
-    if (web / "progression.mp4").is_file():
+    if run.progression_animation("mp4").is_file():
         parts.append('<p><a href="progression.mp4">progression.mp4</a></p>')
     return "<h2>Progression</h2>\n" + "\n".join(parts) if parts else ""
 
@@ -148,9 +116,9 @@ def _plots_section(records: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def _epoch_rows_section(web: Path) -> str:
+def _epoch_rows_section(run: RunFolder) -> str:
     by_epoch: dict[int, dict[str, str]] = {}
-    images = web / "images"
+    images = run.web_images_dir
     if images.is_dir():
         for path in images.iterdir():
             match = _IMAGE_FILE.match(path.name)

@@ -7,7 +7,6 @@ encoder is available (imageio-ffmpeg's bundled one or ``ffmpeg`` on PATH), ``pro
 """
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -22,7 +21,10 @@ from ..checkpoint import atomic_write_bytes, unwrap
 from ..config import Config
 from ..data.domains import resolve_dataroot, resolve_domain
 from ..data.images import list_images, load_rgb
-from ..data.transforms import to_image, to_tensor
+from ..generators import load_generator
+from ..images import gif_bytes, png_bytes, resize_and_centre_crop, to_images, to_tensor
+from ..runfolder import RunFolder
+from ..translate import Translator
 
 FIXED_COUNT = 4
 MAX_TILE = 256
@@ -36,11 +38,11 @@ def is_dcgan(cfg: Config) -> bool:
 
 
 def progression_dir(run_dir: Path) -> Path:
-    return Path(run_dir) / "web" / "progression"
+    return RunFolder(run_dir).progression_dir
 
 
 def frame_path(run_dir: Path, epoch: int) -> Path:
-    return progression_dir(run_dir) / f"epoch_{epoch:03d}.png"
+    return RunFolder(run_dir).progression_frame(epoch)
 
 
 def fixed_input_paths(cfg: Config, count: int = FIXED_COUNT) -> list[Path]:
@@ -54,15 +56,7 @@ def fixed_input_paths(cfg: Config, count: int = FIXED_COUNT) -> list[Path]:
 def load_fixed_inputs(paths: list[Path], size: int) -> torch.Tensor:
     """N x 3 x size x size in [-1, 1]: each image resized (shorter side) and centre-cropped."""
     size = max(4, size - size % 4)
-    tiles = []
-    for path in paths:
-        image = load_rgb(path)
-        scale = size / min(image.size)
-        image = image.resize((max(size, round(image.width * scale)), max(size, round(image.height * scale))),
-                             Image.BICUBIC)
-        left, top = (image.width - size) // 2, (image.height - size) // 2
-        tiles.append(to_tensor(image.crop((left, top, left + size, top + size))))
-    return torch.stack(tiles)
+    return torch.stack([to_tensor(resize_and_centre_crop(load_rgb(path), size)) for path in paths])
 
 
 @torch.no_grad()
@@ -76,8 +70,12 @@ def render_frame(generator: torch.nn.Module, inputs: torch.Tensor, device) -> Im
         outputs = net(inputs.to(device=device, dtype=dtype)).float().cpu()
     finally:
         net.train(was_training)
-    tiles = [to_image(x) for x in inputs] + [to_image(y) for y in outputs]
-    return tile_grid(tiles, columns=len(inputs))
+    return frame_image(inputs, outputs)
+
+
+def frame_image(inputs: torch.Tensor, outputs: torch.Tensor) -> Image.Image:
+    """Top row the inputs, bottom row their translations (N x 3 x S x S each, in [-1, 1])."""
+    return tile_grid(to_images(inputs) + to_images(outputs), columns=len(inputs))
 
 
 def tile_grid(images: list[Image.Image], columns: int, pad: int = 2) -> Image.Image:
@@ -90,14 +88,13 @@ def tile_grid(images: list[Image.Image], columns: int, pad: int = 2) -> Image.Im
 
 
 def save_png(image: Image.Image, path: Path) -> None:
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    atomic_write_bytes(path, buffer.getvalue())
+    atomic_write_bytes(path, png_bytes(image))
 
 
 def collect_frames(run_dir: Path, cfg: Config) -> list[tuple[int, Path]]:
     """(epoch, file) of every frame, oldest first: DCGAN samples or translated test images."""
-    folder = Path(run_dir) / "samples" if is_dcgan(cfg) else progression_dir(run_dir)
+    run = RunFolder(run_dir)
+    folder = run.samples_dir if is_dcgan(cfg) else run.progression_dir
     if not folder.is_dir():
         return []
     frames = []
@@ -110,7 +107,7 @@ def collect_frames(run_dir: Path, cfg: Config) -> list[tuple[int, Path]]:
 
 def find_ffmpeg() -> str | None:
     try:
-        import imageio_ffmpeg
+        import imageio_ffmpeg  # an optional extra: only looked for when an animation is written
         return imageio_ffmpeg.get_ffmpeg_exe()
     except Exception:  # not installed, or its binary missing for this platform
         return shutil.which("ffmpeg")
@@ -127,17 +124,15 @@ def build_animation(run_dir: Path, cfg: Config, mp4: bool = True) -> dict[str, P
     images = [_labelled(Image.open(path).convert("RGB"), f"epoch {epoch}") for epoch, path in frames]
     size = images[0].size
     images = [im if im.size == size else im.resize(size) for im in images]
-    web = Path(run_dir) / "web"
+    run = RunFolder(run_dir)
     written = {}
-    buffer = io.BytesIO()
     durations = [int(SECONDS_PER_FRAME * 1000)] * len(images)
     durations[-1] *= 4  # linger on the final result before looping
-    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=durations, loop=0)
-    atomic_write_bytes(web / "progression.gif", buffer.getvalue())
-    written["gif"] = web / "progression.gif"
+    atomic_write_bytes(run.progression_animation("gif"), gif_bytes(images, durations))
+    written["gif"] = run.progression_animation("gif")
     ffmpeg = find_ffmpeg() if mp4 else None
-    if ffmpeg and _write_mp4(ffmpeg, images + [images[-1]] * 3, web / "progression.mp4"):
-        written["mp4"] = web / "progression.mp4"
+    if ffmpeg and _write_mp4(ffmpeg, images + [images[-1]] * 3, run.progression_animation("mp4")):
+        written["mp4"] = run.progression_animation("mp4")
     return written
 
 
@@ -175,22 +170,19 @@ def _labelled(image: Image.Image, text: str) -> Image.Image:
 def render_missing_frames(run_dir: Path, cfg: Config, device, progress=lambda items: items) -> int:
     """Frames for the kept epoch checkpoints (``<N>_net_G_A.pth``) that have none yet; when there is
     no frame at all, one from the latest weights. Returns how many were rendered."""
-    from ..translate import load_generator
-    from .html_report import checkpoint_info
-
     if is_dcgan(cfg):
         return 0
-    run_dir = Path(run_dir)
-    info = checkpoint_info(run_dir)
-    todo = [(epoch, str(epoch)) for epoch in info.kept_epochs
-            if (run_dir / f"{epoch}_net_G_A.pth").is_file() and not frame_path(run_dir, epoch).exists()]
-    if not todo and not collect_frames(run_dir, cfg) and (run_dir / "latest_net_G_A.pth").is_file():
-        if info.epoch is not None:
-            todo = [(info.epoch - 1 if info.batch == 0 else info.epoch, "latest")]
+    run = RunFolder(run_dir)
+    todo = [(epoch, str(epoch)) for epoch in run.kept_epochs("G_A") if not run.progression_frame(epoch).exists()]
+    if not todo and not collect_frames(run.path, cfg) and run.weights("G_A").is_file():
+        saved = run.saved_progress()
+        if saved.epoch is not None:
+            todo = [(saved.epoch - 1 if saved.batch == 0 else saved.epoch, "latest")]
     if not todo:
         return 0
     inputs = load_fixed_inputs(fixed_input_paths(cfg), min(cfg.data.crop_size, MAX_TILE))
     for epoch, tag in progress(todo):
-        generator = load_generator(run_dir, "AtoB", tag, device)
-        save_png(render_frame(generator, inputs, device), frame_path(run_dir, max(epoch, 0)))
+        # Whole, in fp32: the frame shows exactly what the network makes of these images.
+        translator = Translator(load_generator(run, "AtoB", tag, device), device=device, tiling=False)
+        save_png(frame_image(inputs, translator.translate_tensor(inputs)), run.progression_frame(max(epoch, 0)))
     return len(todo)

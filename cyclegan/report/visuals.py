@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.transforms import to_image
+from ..images import to_image
 
 
 def visuals_to_images(visuals: dict[str, torch.Tensor], per_visual: int = 8) -> dict[str, Image.Image]:
@@ -36,7 +36,4 @@ def images_to_array(images: list[Image.Image]) -> np.ndarray:
 
 
 def _to_rgb_image(tensor: torch.Tensor) -> Image.Image:
-    tensor = tensor.detach().float().cpu()
-    if tensor.shape[0] == 1:  # grayscale DCGAN samples
-        tensor = tensor.expand(3, *tensor.shape[1:])
-    return to_image(tensor[:3])
+    return to_image(tensor[:3], rgb=True)   # grayscale DCGAN samples become gray RGB

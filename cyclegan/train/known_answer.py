@@ -1,17 +1,35 @@
-"""Scoring a run on a test split whose true translations are known (the demo, benchmarks)."""
+"""Training against a known answer: demo domains whose true translations are known.
+
+``score_known_answer`` scores a run on a test split whose true translations are known (the
+demo's test photos). ``run_benchmark`` is the training half of the known-answer benchmark behind
+``scripts/benchmark_quality.py`` (its settings, results and scoring live in
+``cyclegan.eval.benchmark``, which imports no training code): it trains for a step count
+(constant learning rate for the first half, linear decay to zero over the second, like the
+reference's 100 + 100 epochs) or for a wall-clock budget (constant rate, trained in chunks of
+``CHUNK_STEPS`` and resumed exactly between them, stopping at the first chunk end past the
+budget). Only time inside the training loop counts.
+"""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..checkpoint import CONFIG_FILE
 from ..config import Config
+from ..data.demo import build_demo_domains
 from ..data.images import list_images, load_rgb
 from ..device import resolve_device
 from ..errors import UserError
+from ..eval.benchmark import BenchmarkResult, BenchmarkSettings, score_generator
+from ..eval.score import evaluation_translator
+from ..generators import load_generator
 from ..metrics import psnr
-from ..translate import load_generator, translate_image
+from ..runfolder import RunFolder
+from ..translate import Translator
 from .cyclegan_step import CycleGAN
+from .loop import run_training
+
+CHUNK_STEPS = 25
 
 
 @dataclass
@@ -27,19 +45,77 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
                        device: str = "auto") -> KnownAnswerScore:
     """Translate every image of ``test_A`` and compare it with the file of the same name in ``truth_B``."""
     device_ = resolve_device(device)
-    generator = load_generator(run_dir, "AtoB", device=device_)
+    run = RunFolder(run_dir)
+    translator = evaluation_translator(run, "AtoB", device=device_)
     pairs = [(p, Path(truth_B) / p.name) for p in list_images(test_A) if (Path(truth_B) / p.name).is_file()]
     if not pairs:
         raise UserError(f"no test images in {test_A} have a counterpart of the same name in {truth_B}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    untrained = CycleGAN(Config.load_json(Path(run_dir) / CONFIG_FILE), device_).G_A  # same seed, same init
+    untrained = Translator(CycleGAN(run.read_config(), device_).G_A, device=device_, tiling=False)  # same seed, same init
     translated, baseline, before = [], [], []
     for source, truth in pairs:
         image, target = load_rgb(source), load_rgb(truth)
-        fake = translate_image(generator, image, device_)
+        fake = translator.translate_stored(image)
         fake.save(output_dir / f"{source.stem}.png")
         translated.append(psnr(fake, target))
         baseline.append(psnr(image, target))
-        before.append(psnr(translate_image(untrained, image, device_), target))
+        before.append(psnr(untrained.translate_stored(image), target))
     mean = lambda values: sum(values) / len(values)
     return KnownAnswerScore(len(pairs), mean(translated), mean(baseline), mean(before), output_dir)
+
+
+# --------------------------------------------------------------------------- the benchmark's training half
+
+def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_dir: Path) -> Config:
+    cfg = Config()
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = s.netG, s.ngf, s.ndf
+    cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
+    cfg.data.preprocess, cfg.data.load_size, cfg.data.crop_size = "crop", s.demo_size, s.crop_size
+    cfg.data.batch_size, cfg.data.num_threads = s.batch_size, 0
+    t = cfg.train
+    t.lr, t.lambda_identity, t.precision, t.seed, t.device = s.lr, s.lambda_identity, s.precision, s.seed, s.device
+    t.checkpoints_dir, t.name = str(runs_dir), "benchmark"
+    t.progress = False
+    t.print_freq, t.save_latest_freq, t.save_epoch_freq = 50, 10 ** 9, 10 ** 9
+    n_batches = math.ceil(s.n_train / s.batch_size)
+    if s.minutes is not None:
+        t.n_epochs, t.n_epochs_decay = 10 ** 6, 0          # constant rate: the end is not known in advance
+    else:
+        epochs = math.ceil(s.steps / n_batches)
+        t.n_epochs, t.n_epochs_decay = math.ceil(epochs / 2), epochs // 2
+        t.max_steps = s.steps
+    return cfg
+
+
+def run_benchmark(s: BenchmarkSettings, work_dir: str | Path, log=print) -> BenchmarkResult:
+    """Build the demo domains under ``work_dir``, train a fresh run there, score it."""
+    s.check()
+    work_dir = Path(work_dir)
+    runs_dir = work_dir / "runs"
+    run = RunFolder.under(runs_dir, "benchmark")
+    if run.path.exists():
+        raise UserError(f"{run.path} already exists; give a new --work-dir")
+    domain_A, domain_B = build_demo_domains(work_dir / "datasets", crop_size=s.demo_size, n_train=s.n_train,
+                                            n_test=s.n_test, seed=s.seed)
+    cfg = benchmark_config(s, domain_A, domain_B, runs_dir)
+    device = resolve_device(s.device)
+    truth = {p.name: p for p in list_images(domain_B / "test")}
+    pairs = [(load_rgb(p), load_rgb(truth[p.name])) for p in list_images(domain_A / "test")]
+
+    untrained = score_generator(CycleGAN(cfg, device).G_A, pairs, device)   # same seed: the run's step 0
+    identity = score_generator(None, pairs, device)
+
+    seconds, steps = 0.0, 0
+    if s.minutes is None:
+        result = run_training(cfg)
+        seconds, steps = result.seconds, result.step
+    else:
+        while seconds < 60.0 * s.minutes:
+            cfg.train.max_steps, cfg.train.continue_train = steps + CHUNK_STEPS, steps > 0
+            result = run_training(cfg)
+            seconds, steps = seconds + result.seconds, result.step
+            if result.interrupted:
+                break
+    log(f"trained {steps} steps in {seconds:.0f} s")
+    trained = score_generator(load_generator(run, "AtoB", device=device), pairs, device)
+    return BenchmarkResult(s, steps, seconds, len(pairs), trained, untrained, identity, str(run.path))
