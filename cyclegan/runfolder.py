@@ -77,6 +77,16 @@ class RunFolder:
     def under(cls, checkpoints_dir: str | Path, name: str) -> "RunFolder":
         return cls(Path(checkpoints_dir).expanduser() / name)
 
+    @classmethod
+    def locate(cls, run: str | Path, checkpoints_dir: str | Path = "checkpoints") -> "RunFolder":
+        """The run a user names: a run folder, or a run NAME under ``checkpoints_dir``."""
+        candidates = [cls(run), cls.under(checkpoints_dir, str(run))]
+        for candidate in candidates:
+            if candidate.has_config():
+                return candidate
+        raise UserError(f"{run} is not a training run (no {CONFIG_FILE} in {candidates[0].path} or "
+                        f"{candidates[1].path}); pass a run folder such as checkpoints/NAME")
+
     @property
     def name(self) -> str:
         return self.path.resolve().name
@@ -113,6 +123,18 @@ class RunFolder:
     @property
     def progression_dir(self) -> Path:
         return self.web_dir / "progression"
+
+    def progression_frame(self, epoch: int) -> Path:
+        """One frame of the progression: the fixed test images translated after ``epoch``."""
+        return self.progression_dir / f"epoch_{epoch:03d}.png"
+
+    def progression_animation(self, kind: str) -> Path:
+        """``web/progression.gif`` or ``.mp4``."""
+        return self.web_dir / f"progression.{kind}"
+
+    def web_image(self, epoch: int, name: str) -> Path:
+        """One named image of an epoch's row in the report (the reference's file names)."""
+        return self.web_images_dir / f"epoch{epoch:03d}_{name}.png"
 
     @property
     def samples_dir(self) -> Path:
