@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from .config import Config
 from .device import resolve_device
@@ -72,7 +73,6 @@ def _bench_config(netG: str, ngf: int, ndf: int, precision: str) -> Config:
 
 
 def _count_flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as counter:
         fn()
     return float(counter.get_total_flops())

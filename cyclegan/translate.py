@@ -38,6 +38,7 @@ from .data.images import to_rgb
 from .device import resolve_device
 from .errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
+from .generators import load_generator as _load_generator
 from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
 from .precision import resolve_precision
 
@@ -373,7 +374,12 @@ def prepare_image(image: Image.Image, size: int | None = None, channels: int = 3
     return content, alpha
 
 
-# --------------------------------------------------------------------------- the old entry point
+# --------------------------------------------------------------------------- old entry points
+
+# Kept importable from here only until tests/test_train.py and tests/test_distributed.py import it
+# from cyclegan.generators, its home.
+load_generator = _load_generator
+
 
 def translate_image(generator: nn.Module, image: Image.Image, device: torch.device | str = "cpu") -> Image.Image:
     """Kept only for ``eval/kid_watch.py`` until it builds a ``Translator`` itself; use
