@@ -1,14 +1,8 @@
-"""Checkpoint files: atomic writes, reference-compatible network weights, full training state.
-
-Layout of a run folder (``checkpoints/<name>/``), matching the reference where it has a file:
-
-    latest_net_G_A.pth  latest_net_G_B.pth  latest_net_D_A.pth  latest_net_D_B.pth
-    <epoch>_net_G_A.pth ...          every --save_epoch_freq epochs
-    latest_state.pth                 everything needed to resume exactly
-    config.json                      the run's settings
+"""Checkpoint files: atomic writes, and network weights in the reference's format.
 
 Network files hold the bare module's state_dict (no ``module.`` or ``_orig_mod.`` prefixes),
-so the reference's pretrained generators load into ours and ours into its code.
+so the reference's pretrained generators load into ours and ours into its code. Which file is
+which in a run folder is ``runfolder.py``'s business.
 """
 from __future__ import annotations
 
@@ -22,9 +16,6 @@ from torch import nn
 
 from .errors import UserError
 
-NET_NAMES = ("G_A", "G_B", "D_A", "D_B")
-STATE_FILE = "latest_state.pth"
-CONFIG_FILE = "config.json"
 
 # Prefixes added by DistributedDataParallel and torch.compile wrappers.
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
@@ -68,10 +59,10 @@ def _atomic_write(path: Path, write) -> None:
 
 def bare_state_dict(net: nn.Module) -> dict[str, torch.Tensor]:
     """The state_dict as the unwrapped network would give it."""
-    return {_strip_prefixes(k): v.detach().cpu() for k, v in net.state_dict().items()}
+    return {strip_wrapper_prefixes(k): v.detach().cpu() for k, v in net.state_dict().items()}
 
 
-def _strip_prefixes(key: str) -> str:
+def strip_wrapper_prefixes(key: str) -> str:
     changed = True
     while changed:
         changed = False
@@ -110,7 +101,7 @@ def clean_reference_state_dict(state: dict[str, torch.Tensor], net: nn.Module) -
     entries that old PyTorch versions saved for InstanceNorm layers (the reference deletes
     them the same way), so its published pretrained files load.
     """
-    state = {_strip_prefixes(k): v for k, v in state.items()}
+    state = {strip_wrapper_prefixes(k): v for k, v in state.items()}
     modules = dict(unwrap(net).named_modules())
     cleaned = {}
     for key, value in state.items():
@@ -134,9 +125,3 @@ def load_network(net: nn.Module, path: Path) -> nn.Module:
         raise UserError(f"weights in {path} do not fit this architecture ({detail}); "
                         "check --netG/--netD/--ngf/--ndf/--norm") from None
     return net
-
-
-def save_networks(nets: dict[str, nn.Module], run_dir: Path, tag: str) -> None:
-    """Write ``<tag>_net_<name>.pth`` for each network (tag is 'latest' or an epoch number)."""
-    for name, net in nets.items():
-        atomic_torch_save(bare_state_dict(net), Path(run_dir) / f"{tag}_net_{name}.pth")

@@ -52,7 +52,17 @@ def _step_of(line: str) -> int | None:
 
 
 def read_log(path: Path) -> list[dict]:
+    """Every record of the log; a torn last line (a run killed mid-write) or any other line that
+    is not a JSON object is skipped, as ``--continue_train`` skips it."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    records = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records

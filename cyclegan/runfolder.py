@@ -17,10 +17,15 @@ names (``latest_net_G_A.pth``) and hold bare state_dicts, so the reference's cod
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -36,6 +41,7 @@ BEST_FILE = "best_eval.json"
 SAMPLES_DIR = "samples"
 WEB_DIR = "web"
 TEST_RESULTS_DIR = "test_results"
+LOCK_FILE = ".lock"
 
 _WEIGHTS_FILE = re.compile(r"^(?P<tag>.+)_net_(?P<net>[A-Za-z0-9_]+?)\.pth$")
 
@@ -193,15 +199,16 @@ class RunFolder:
         return read_config_file(self.config_file)
 
     def write_config(self, cfg: Config) -> None:
-        cfg.save_json(self.config_file)
+        with _writing(self.config_file):
+            cfg.save_json(self.config_file)
 
     def save_networks(self, networks: dict[str, nn.Module], tag: str) -> tuple[Path, ...]:
         """Write ``<tag>_net_<name>.pth`` for each network (bare state_dicts, written atomically)."""
-        self.path.mkdir(parents=True, exist_ok=True)
         paths = []
         for name, net in networks.items():
             path = self.weights(name, tag)
-            atomic_torch_save(bare_state_dict(net), path)
+            with _writing(path):
+                atomic_torch_save(bare_state_dict(net), path)
             paths.append(path)
         return tuple(paths)
 
@@ -209,7 +216,8 @@ class RunFolder:
         return load_network(net, self.weights(network, tag))
 
     def save_state(self, state: dict) -> Path:
-        atomic_torch_save(state, self.state_file)
+        with _writing(self.state_file):
+            atomic_torch_save(state, self.state_file)
         return self.state_file
 
     def load_state(self) -> dict:
@@ -226,12 +234,68 @@ class RunFolder:
             return SavedProgress(None, None, None, saved_at)
         return SavedProgress(progress.get("step"), progress.get("epoch"), progress.get("batch"), saved_at)
 
+    @contextmanager
+    def training_lock(self) -> Iterator[None]:
+        """Hold the run for one training process: a second ``cyclegan-train`` of the same run
+        (two ``--continue_train`` at once) is refused instead of both writing the same files.
+        A folder made only to hold the lock is removed again if nothing else was written in it."""
+        created = [p for p in (self.path, *self.path.parents) if not p.exists()]   # to remove again
+        with _writing(self.path / LOCK_FILE):
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / LOCK_FILE, "a+")
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                handle.seek(0)
+                holder = handle.read().strip() or "another process"
+                raise UserError(f"run {self.path} is being trained by {holder} right now; wait for it, "
+                                "or choose another --name") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"process {os.getpid()}\n")
+            handle.flush()
+            try:
+                yield
+            finally:
+                if created and [p.name for p in self.path.iterdir()] == [LOCK_FILE]:
+                    (self.path / LOCK_FILE).unlink()
+                    for folder in created:   # the run folder, then checkpoints/ if this made it
+                        folder.rmdir()
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def remove_stale_temp_files(self) -> int:
+        """Temp files of atomic writes that a ``kill -9`` interrupted (``.<name>.<random>.tmp``).
+        Call it only while holding ``training_lock``: then no write is in progress."""
+        removed = 0
+        for path in self.path.glob(".*.tmp") if self.path.is_dir() else []:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+        return removed
+
     def read_best(self) -> dict | None:
         try:
             record = json.loads(self.best_file.read_text())
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) else None
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """A full disk or a read-only folder becomes one line; atomic writes leave the previous file whole."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise UserError(f"cannot write {path} ({reason}); the previous file there is intact: free some space "
+                        "or fix the folder's permissions, then run again (resume with --continue_train)") from None
 
 
 def read_config_file(path: Path) -> Config:

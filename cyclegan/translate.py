@@ -38,7 +38,6 @@ from .data.images import to_rgb
 from .device import resolve_device
 from .errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
-from .generators import load_generator as _load_generator
 from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
 from .precision import resolve_precision
 
@@ -372,16 +371,3 @@ def prepare_image(image: Image.Image, size: int | None = None, channels: int = 3
         content = resize_short_side(content, size)
         alpha = resize_short_side(alpha, size) if alpha is not None else None
     return content, alpha
-
-
-# --------------------------------------------------------------------------- old entry points
-
-# Kept importable from here only until tests/test_train.py and tests/test_distributed.py import it
-# from cyclegan.generators, its home.
-load_generator = _load_generator
-
-
-def translate_image(generator: nn.Module, image: Image.Image, device: torch.device | str = "cpu") -> Image.Image:
-    """Kept only for ``eval/kid_watch.py`` until it builds a ``Translator`` itself; use
-    ``Translator(generator, device=device, tiling=False).translate_stored(image)``."""
-    return Translator(generator, device=device, tiling=False).translate_stored(image)

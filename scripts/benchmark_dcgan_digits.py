@@ -35,7 +35,7 @@ from cyclegan.config import D_AUGMENTATIONS, Config
 from cyclegan.metrics_digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure,
                                      nearest_distances, write_digit_folder)
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample
-from cyclegan.train import train
+from cyclegan import train
 from cyclegan.train.dcgan_step import DCGAN
 
 

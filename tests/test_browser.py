@@ -12,7 +12,7 @@ from PIL import Image
 
 from conftest import tiny_config
 from cyclegan.report.visdom_sender import server_answers
-from cyclegan.train.loop import train
+from cyclegan import train
 
 BROWSER = next((shutil.which(name) for name in ("chromium", "chromium-browser", "google-chrome")
                 if shutil.which(name)), None)

@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import tiny_config
 from cyclegan.checkpoint import load_torch_file
 from cyclegan.report.visdom_sender import VisdomSender, server_answers
-from cyclegan.train.loop import train
+from cyclegan import train
 from cyclegan.loss_log import read_log
 
 _SERVER: dict = {}

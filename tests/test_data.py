@@ -11,7 +11,8 @@ from cyclegan.config import DataConfig
 from cyclegan.data import load_training_data
 from cyclegan.data.images import list_images, load_rgb
 from cyclegan.data.transforms import Preprocess
-from cyclegan.data.unaligned import EpochSampler, RunLoader, UnalignedDataset, epoch_loader
+from cyclegan.data.unaligned import EpochSampler, RunLoader, UnalignedDataset
+from loaders import epoch_loader
 from cyclegan.errors import UserError
 
 
@@ -176,3 +177,121 @@ def test_decoded_cache_stays_within_its_budget(photo_domains):
     for i in range(len(ds)):
         ds[(i, i)]
     assert len(ds.cache.images) == 3 and ds.cache.used <= 3 * one_image
+
+
+# ---------------------------------------------------------------- subfolders, odd files, odd names
+
+def test_images_in_subfolders_are_used_and_counted_per_level(tmp_path, capsys):
+    root = tmp_path / "ref"
+    write_images(root / "trainA", 1)
+    write_images(root / "trainA" / "cats", 4, start=10)
+    write_images(root / "trainA" / "cats" / "indoor", 2, start=20)
+    write_images(root / "trainB", 2, start=50)
+    loaded = load_training_data(DataConfig(dataroot=str(root), load_size=36, crop_size=32))
+    assert len(loaded.dataset.paths_A) == 7 and len(loaded.dataset.paths_B) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [f"--domainA {root / 'trainA'}: 7 images, subfolders included (as the reference does): "
+                     "1 directly in it, 4 one folder down, 2 two folders down"]
+    batch = next(iter(epoch_loader(loaded.dataset, batch_size=7, seed=0, epoch=1, shuffle=False)))
+    assert sorted(identify(batch["A"])) == [0, 10, 11, 12, 13, 20, 21]
+
+
+def test_a_named_domain_walks_train_subfolders_but_not_test(tmp_path, capsys):
+    write_images(tmp_path / "flat" / "sub", 2)
+    write_images(tmp_path / "flat" / "test", 3, start=30)  # no train/: the top is training, test/ is not
+    write_images(tmp_path / "B", 2)
+    loaded = load_training_data(DataConfig(domainA=str(tmp_path / "flat"), domainB=str(tmp_path / "B"),
+                                           load_size=36, crop_size=32))
+    assert [p.parent.name for p in loaded.dataset.paths_A] == ["sub", "sub"]
+    assert "2 one folder down" in capsys.readouterr().err
+
+
+def test_symlink_loops_and_special_files_are_skipped(tmp_path):
+    import os
+    import socket
+    folder = tmp_path / "A"
+    write_images(folder / "sub", 2)
+    (folder / "sub" / "back").symlink_to(folder, target_is_directory=True)   # A/sub/back -> A: a loop
+    (folder / "self").symlink_to(folder / "self")                            # a link to itself
+    (folder / "dangling.png").symlink_to(folder / "missing.png")
+    os.mkfifo(folder / "pipe.png")                                           # opening it would block forever
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(folder / "sock.jpg"))
+    try:
+        write_images(tmp_path / "B", 2)
+        loaded = load_training_data(DataConfig(domainA=str(folder), domainB=str(tmp_path / "B"),
+                                               load_size=36, crop_size=32))
+    finally:
+        listener.close()
+    assert sorted(p.name for p in loaded.dataset.paths_A) == ["000.png", "001.png"]
+
+
+def _truncated_jpegs(folder: Path, count: int) -> None:
+    import io
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        buffer = io.BytesIO()
+        Image.fromarray(np.random.default_rng(i).integers(0, 255, (64, 64, 3), np.uint8)).save(buffer, "JPEG")
+        (folder / f"{i}.jpg").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])  # header, half the data
+
+
+def test_a_domain_of_only_truncated_jpegs_is_one_line_naming_the_folder(tmp_path):
+    from cyclegan.config import Config
+    from cyclegan.data.single import load_single_domain
+    _truncated_jpegs(tmp_path / "A", 3)
+    write_images(tmp_path / "B", 2)
+    with pytest.raises(UserError) as info:
+        load_training_data(DataConfig(domainA=str(tmp_path / "A"), domainB=str(tmp_path / "B"),
+                                      load_size=36, crop_size=32))
+    message = str(info.value)
+    assert "\n" not in message and f"none of the 3 images in {tmp_path / 'A'} can be decoded" in message
+    assert message.startswith("--domainA: ") and "truncated" in message
+
+    cfg = Config()
+    cfg.model.model, cfg.data.domainA = "dcgan", str(tmp_path / "A")
+    with pytest.raises(UserError, match="none of the 3 images"):
+        load_single_domain(cfg)
+
+
+def test_cli_gives_one_line_and_exit_2_for_a_truncated_domain(tmp_path, capfd):
+    from cyclegan.cli.train import main as train_main
+    _truncated_jpegs(tmp_path / "A", 2)
+    write_images(tmp_path / "B", 2)
+    code = train_main(["--domainA", str(tmp_path / "A"), "--domainB", str(tmp_path / "B"), "--device", "cpu",
+                       "--checkpoints_dir", str(tmp_path / "ck"), "--num_threads", "0", "--load_size", "36",
+                       "--crop_size", "32", "--no-progress", "--display", "none"])
+    err = capfd.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert [line for line in err.splitlines() if "error" in line] == [line for line in err.splitlines() if line]
+    assert "can be decoded" in err
+
+
+def test_a_non_utf8_folder_name_loads_without_unicode_errors(tmp_path, capsys):
+    import os
+    import warnings
+    from cyclegan.config import Config
+    from cyclegan.data.single import load_single_domain
+    odd = os.fsdecode(b"caf\xe9-\xff")  # Latin-1 bytes: not UTF-8
+    root = tmp_path / odd
+    write_images(root / "trainA", 2)
+    write_images(root / "trainA" / odd, 2, start=10)  # nested, so the count line names it
+    (root / "trainA" / odd / "cut.png").write_bytes((root / "trainA" / "000.png").read_bytes()[:60])
+    write_images(root / "trainB", 3, start=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loaded = load_training_data(DataConfig(dataroot=str(root), load_size=36, crop_size=32))
+        values = []
+        for workers in (0, 1):
+            loader = RunLoader(loaded.dataset, batch_size=1, seed=0, shuffle=False, num_workers=workers)
+            values.append(sorted(v for batch in loader.for_epoch(1) for v in identify(batch["A"])))
+        cfg = Config()
+        cfg.model.model, cfg.data.dataroot = "dcgan", str(root)
+        single = load_single_domain(cfg)
+        assert single[(0, 0)]["A"].shape[0] == 3
+    for message in [str(w.message) for w in caught] + [capsys.readouterr().err, loaded.domain_A.name]:
+        message.encode("utf-8")  # printable on any UTF-8 stream: no lone surrogates
+    assert "caf\\xe9-\\xff" in loaded.domain_A.name
+    assert len(loaded.dataset.paths_A) == 5 and all(len(v) == 5 for v in values)
+    with pytest.raises(UserError) as info:
+        load_training_data(DataConfig(domainA=str(root / "nope"), domainB=str(root / "trainB")))
+    str(info.value).encode("utf-8")

@@ -12,15 +12,16 @@ import torch
 from PIL import Image
 from torch import nn
 
-from cyclegan.checkpoint import STATE_FILE, load_torch_file
+from cyclegan.checkpoint import load_torch_file
+from cyclegan.runfolder import STATE_FILE
 from cyclegan.cli.sample import main as sample_main
 from cyclegan.config import Config
 from cyclegan.data.single import SingleDomainDataset, load_single_domain
-from cyclegan.data.unaligned import epoch_loader
+from loaders import epoch_loader
 from cyclegan.errors import UserError
 from cyclegan.nets.dcgan import DCGANDiscriminator, DCGANGenerator, create_dcgan
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
-from cyclegan.train import train
+from cyclegan import train
 from cyclegan.train.dcgan_step import DCGAN
 from cyclegan.loss_log import read_log
 
@@ -148,7 +149,7 @@ def test_single_domain_needs_a_domain_with_images(tmp_path):
 
 def test_cli_trains_resumes_and_renders_fixed_noise_grids(photo_domains, tmp_path):
     _, domain_A, _ = photo_domains   # 12 photos in train/
-    first = run("cyclegan.train", "--domainA", str(domain_A), "--n_epochs", "2", *TINY, cwd=tmp_path)
+    first = run("cyclegan.cli.train", "--domainA", str(domain_A), "--n_epochs", "2", *TINY, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "cyclegan-sample --checkpoint" in first.stdout
     run_dir = tmp_path / "checkpoints" / f"{domain_A.name}_dcgan"
@@ -165,7 +166,7 @@ def test_cli_trains_resumes_and_renders_fixed_noise_grids(photo_domains, tmp_pat
     # Each grid shows the generator of its epoch (how much it learns is test_short_training_on_digits...).
     assert not np.array_equal(pixels(samples / "epoch_000.png"), pixels(samples / "epoch_002.png"))
 
-    resumed = run("cyclegan.train", "--domainA", str(domain_A), "--n_epochs", "3", "--continue_train", *TINY,
+    resumed = run("cyclegan.cli.train", "--domainA", str(domain_A), "--n_epochs", "3", "--continue_train", *TINY,
                   cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert load_torch_file(run_dir / STATE_FILE)["progress"] == {"epoch": 4, "batch": 0, "step": 9}
@@ -189,7 +190,7 @@ def test_resume_gives_identical_weights_and_fixed_noise(photo_domains, tmp_path)
 
 def test_dry_run_stops_after_two_steps(photo_domains, tmp_path):
     _, domain_A, _ = photo_domains
-    done = run("cyclegan.train", "--domainA", str(domain_A), "--dry-run", *TINY, cwd=tmp_path)
+    done = run("cyclegan.cli.train", "--domainA", str(domain_A), "--dry-run", *TINY, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     run_dir = tmp_path / "checkpoints" / f"{domain_A.name}_dcgan"
     assert load_torch_file(run_dir / STATE_FILE)["progress"]["step"] == 2
@@ -213,7 +214,8 @@ def test_a_training_step_returns_the_losses_and_moves_both_networks(photo_domain
 def test_an_epoch_skips_its_last_partial_batch_but_never_all_batches(photo_domains, tmp_path):
     """Batch norm on a leftover batch of a few images gives a noisy step: DCGAN epochs drop it
     (12 images at batch 5: 2 steps, not 3); CycleGAN keeps every batch, like the reference."""
-    from cyclegan.data.unaligned import batches_per_epoch, should_drop_last
+    from cyclegan.data.unaligned import batches_per_epoch
+    from cyclegan.train.registry import model_entry
     _, domain_A, _ = photo_domains
     cfg = tiny_dcgan_config(domain_A, tmp_path, n_epochs=2)
     cfg.data.batch_size = 5
@@ -221,9 +223,9 @@ def test_an_epoch_skips_its_last_partial_batch_but_never_all_batches(photo_domai
     assert result.step == 4
     assert [b["A"].shape[0] for b in epoch_loader(load_single_domain(cfg), batch_size=5, seed=0, epoch=1,
                                                   shuffle=True, drop_last=True)] == [5, 5]
-    model = DCGAN(cfg, torch.device("cpu"))
-    assert should_drop_last(model, 12, 5) and not should_drop_last(model, 4, 5)  # 4 images: keep the one batch
-    assert not should_drop_last(object(), 12, 5)  # models that do not ask keep their last batch
+    dcgan = model_entry("dcgan")
+    assert dcgan.drops_last(12, 5) and not dcgan.drops_last(4, 5)  # 4 images: keep the one batch
+    assert not model_entry("cyclegan").drops_last(12, 5)  # models that do not ask keep their last batch
     assert batches_per_epoch(12, 5, drop_last=True) == 2 and batches_per_epoch(12, 5) == 3
 
 

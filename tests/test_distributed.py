@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from cyclegan.checkpoint import STATE_FILE, load_torch_file
+from cyclegan.checkpoint import load_torch_file
+from cyclegan.runfolder import STATE_FILE
 from cyclegan.data.images import list_images
 from cyclegan.loss_log import read_log
-from cyclegan.translate import load_generator
+from cyclegan.generators import load_generator
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
 
@@ -19,7 +20,7 @@ def torchrun(args: list[str], debug_dir: Path, timeout: int = 300) -> subprocess
     env = {**os.environ, "CYCLEGAN_DEBUG_DIR": str(debug_dir), "OMP_NUM_THREADS": "1"}
     debug_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "cyclegan.train", *args]
+               "-m", "cyclegan.cli.train", *args]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 

@@ -12,13 +12,14 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from cyclegan.checkpoint import STATE_FILE, load_torch_file
+from cyclegan.checkpoint import load_torch_file
+from cyclegan.runfolder import STATE_FILE
 from cyclegan.cli.eval import main as eval_main
 from cyclegan.data.images import list_images, load_rgb
 from cyclegan.errors import UserError
 from cyclegan.eval.features import random_extractor
 from cyclegan.metrics import kid
-from cyclegan.train import train
+from cyclegan import train
 from cyclegan.loss_log import read_log
 
 

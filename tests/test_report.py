@@ -13,7 +13,7 @@ from conftest import tiny_config
 from cyclegan.cli.report import main as report_main
 from cyclegan.config import Config
 from cyclegan.report.progression import find_ffmpeg, fixed_input_paths
-from cyclegan.train.loop import train
+from cyclegan import train
 from cyclegan.loss_log import read_log
 
 VISUALS = ("real_A", "fake_B", "rec_A", "idt_B", "real_B", "fake_A", "rec_B", "idt_A")

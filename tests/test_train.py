@@ -10,17 +10,19 @@ import pytest
 import torch
 
 from conftest import tiny_config
-from cyclegan.checkpoint import STATE_FILE, load_torch_file
+from cyclegan.checkpoint import load_torch_file
+from cyclegan.runfolder import STATE_FILE
 from cyclegan.config import Config
 from cyclegan.errors import UserError
-from cyclegan.train import learning_rate, train
+from cyclegan import train
+from cyclegan.train import learning_rate
 from cyclegan.data.images import load_rgb
 from cyclegan.data.transforms import to_tensor
 from cyclegan.train.cyclegan_step import CycleGAN
 from cyclegan.loss_log import read_log
-from cyclegan.translate import load_generator
+from cyclegan.generators import load_generator
 
-CLI = [sys.executable, "-m", "cyclegan.train"]
+CLI = [sys.executable, "-m", "cyclegan.cli.train"]
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:

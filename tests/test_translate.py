@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from cyclegan.checkpoint import save_networks
+from cyclegan.runfolder import RunFolder
 from cyclegan.cli.translate import main
 from cyclegan.config import Config
 from cyclegan.nets import create_generator
@@ -32,7 +32,7 @@ def make_run(root: Path, name: str = "tiny", seed: int = 0) -> Path:
     cfg.save_json(run / "config.json")
     torch.manual_seed(seed)
     nets = {side: create_generator("resnet_6blocks", ngf=8) for side in ("G_A", "G_B")}
-    save_networks(nets, run, "latest")
+    RunFolder(run).save_networks(nets, "latest")
     return run
 
 

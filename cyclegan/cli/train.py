@@ -1,18 +1,20 @@
-"""``cyclegan-train``: build a Config from flags and call ``cyclegan.train.train``.
+"""``cyclegan-train``: parse flags, plan the run (``cyclegan.presets``), call ``cyclegan.train``, print.
 
 With no domain options (or ``--demo``) it builds the offline demo domains first, trains a
 small CycleGAN on them, and scores the translated test images against their known truth.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from pathlib import Path
 
-from ..checkpoint import STATE_FILE
-from ..config import D_AUGMENTATIONS, Config, DataConfig, ModelConfig, TrainConfig
-from ..errors import UserError
+from ..config import D_AUGMENTATIONS
+from ..presets import plan_training
+from ..report import DISPLAY_CHOICES
+from ..run import train
+from ..train.known_answer import score_known_answer
+from ..train.registry import model_entry, model_names
 from .common import Parser, add_option, run_cli
 
 try:
@@ -22,24 +24,6 @@ except ImportError:  # a torch built without distributed support
         return fn
 
 PROG = "cyclegan-train"
-
-# The demo trains a smaller CycleGAN at a small size so that it shows real progress within
-# minutes on a laptop CPU; any of these can still be overridden on the command line.
-DEMO_SETTINGS = {
-    "name": "demo", "netG": "resnet_6blocks", "ngf": 16, "ndf": 16,
-    "preprocess": "crop", "load_size": 96, "crop_size": 48,
-    "n_epochs": 20, "n_epochs_decay": 14, "save_epoch_freq": 10, "print_freq": 20,
-    "num_threads": 0,
-}
-
-# `--model dcgan` starts from the DCGAN paper's settings (Radford et al. 2016): 64x64 images,
-# 100-d noise, 64-wide networks, batch 128, Adam 2e-4 / beta1 0.5 at a constant rate. Flags
-# given on the command line still win.
-DCGAN_SETTINGS = {
-    "image_size": 64, "nz": 100, "ngf": 64, "ndf": 64, "channels": 3,
-    "batch_size": 128, "lr": 2e-4, "beta1": 0.5, "n_epochs": 25, "n_epochs_decay": 0,
-    "save_epoch_freq": 5, "print_freq": 50,
-}
 
 
 def build_parser() -> Parser:
@@ -61,7 +45,7 @@ def build_parser() -> Parser:
     add_option(data, "--num_threads", type=int, help="data-loading worker processes (default 4)")
 
     model = p.add_argument_group("model")
-    add_option(model, "--model", choices=["cyclegan", "cycle_gan", "dcgan"],
+    add_option(model, "--model", choices=model_names(),
                help="cyclegan (default) or dcgan: an unconditional baseline trained on --domainA")
     add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks"], help="generator (default resnet_9blocks)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
@@ -117,29 +101,22 @@ def build_parser() -> Parser:
     add_option(out, "--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
 
     watch = p.add_argument_group("dashboard and report")
-    add_option(watch, "--display", choices=["auto", "visdom", "none"],
-               help="live dashboard (default auto: visdom when a server answers)")
+    add_option(watch, "--display", choices=list(DISPLAY_CHOICES),
+               help="live dashboard (default auto: visdom when a server answers; tensorboard: event files "
+                    "in RUN/tensorboard, needs the [tensorboard] extra)")
     add_option(watch, "--display_server", help="visdom server (default http://localhost)")
     add_option(watch, "--display_port", type=int, help="visdom port (default 8097)")
     add_option(watch, "--display_env", help="visdom environment (default: the run name)")
     add_option(watch, "--display_freq", type=int, help="iterations between dashboard updates (default 400)")
     add_option(watch, "--update_html_freq", type=int, help="iterations between HTML report updates (default 1000)")
+    add_option(watch, "--use_wandb", action="store_true", default=None,
+               help="also log to Weights & Biases (needs the [wandb] extra; WANDB_MODE=offline works offline)")
+    add_option(watch, "--wandb_project_name", help="Weights & Biases project (default CycleGAN-and-pix2pix)")
 
     demo = p.add_argument_group("demo")
     add_option(demo, "--demo", action="store_true", default=None,
                help="build the offline demo domains and train on them (the default with no domain options)")
     return p
-
-
-def config_from_args(args, overrides: dict | None = None) -> Config:
-    given = {k: v for k, v in vars(args).items() if v is not None}
-    if given.get("model") == "cycle_gan":  # the reference's spelling
-        given["model"] = "cyclegan"
-    values = {**(overrides or {}), **given}
-
-    def section(kind):
-        return kind(**{f.name: values[f.name] for f in dataclasses.fields(kind) if f.name in values})
-    return Config(model=section(ModelConfig), data=section(DataConfig), train=section(TrainConfig))
 
 
 @record  # under torchrun: a failing rank's error is reported by name instead of a bare exit code
@@ -149,39 +126,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args) -> int:
-    from ..train.loop import train
-
-    is_dcgan = args.model == "dcgan"
-    is_demo = not is_dcgan and (bool(args.demo) or not (args.domainA or args.domainB or args.dataroot))
-    if not is_dcgan and args.d_augment not in (None, "none"):
-        raise UserError("--d_augment is a --model dcgan option (CycleGAN trains without it)")
-    if not is_dcgan and args.r1_gamma:
-        raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
-    if args.r1_gamma is not None and not args.r1_gamma >= 0:
-        raise UserError(f"--r1_gamma {args.r1_gamma:g}: must be 0 (off) or positive")
-    if is_dcgan:
-        if args.demo:
-            raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
-        if args.domainB:
-            raise UserError("--model dcgan learns one domain from noise: give --domainA only, drop --domainB")
-        if not (args.domainA or args.dataroot):
-            raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
-        cfg = config_from_args(args, DCGAN_SETTINGS)
-    elif is_demo:
-        from ..data.demo import build_demo_domains
-        from ..data.domains import datasets_root
-        if args.domainA or args.domainB or args.dataroot:
-            raise UserError("--demo builds its own domains; drop --domainA/--domainB/--dataroot")
-        root = datasets_root(args.datasets_dir)
-        domain_A, domain_B = build_demo_domains(root)
-        print(f"{PROG}: demo domains ready: {domain_A} and {domain_B}", file=sys.stderr)
-        # Running the demo again picks up the earlier demo run (and only re-scores it when it
-        # is complete) instead of refusing to touch an existing run.
-        cfg = config_from_args(args, {**DEMO_SETTINGS, "domainA": str(domain_A), "domainB": str(domain_B)})
-        cfg.train.continue_train = (Path(cfg.train.checkpoints_dir) / cfg.train.name / STATE_FILE).exists()
-    else:
-        cfg = config_from_args(args)
-
+    plan = plan_training(vars(args), PROG)
+    cfg = plan.config
     result = train(cfg)
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for everyone
         return 130 if result.interrupted else 0
@@ -191,11 +137,10 @@ def _run(args) -> int:
               f"resume with the same command plus --continue_train")
         return 130
     print(f"{PROG}: trained {result.step} steps in {result.seconds:.0f} s; checkpoints in {where}")
-    if is_dcgan:
-        print(f"{PROG}: fixed-noise grids in {where / 'samples'} (animation: samples/training.gif); "
-              f"more samples: cyclegan-sample --checkpoint {where} -n 64 --output DIR")
-    if is_demo:
-        from ..train.known_answer import score_known_answer
+    note = model_entry(cfg.model.model).finished_note
+    if note:
+        print(f"{PROG}: {note(where)}")
+    if plan.demo:
         score = score_known_answer(where, Path(cfg.data.domainA) / "test", Path(cfg.data.domainB) / "test",
                                    where / "test_results", cfg.train.device)
         print(f"{PROG}: translated {score.count} test photos to {score.output_dir}")

@@ -8,7 +8,7 @@ from ..errors import UserError
 from .domains import Domain, resolve_dataroot, resolve_domain, train_images
 from .images import readable_images
 from .transforms import Preprocess
-from .unaligned import RunLoader, UnalignedDataset, batches_per_epoch, epoch_loader, should_drop_last
+from .unaligned import RunLoader, UnalignedDataset, batches_per_epoch
 
 
 @dataclass
@@ -46,4 +46,4 @@ def load_training_data(data: DataConfig) -> TrainingData:
 
 
 __all__ = ["TrainingData", "load_training_data", "resolve_domains", "Preprocess", "UnalignedDataset",
-           "epoch_loader", "RunLoader", "batches_per_epoch", "should_drop_last"]
+           "RunLoader", "batches_per_epoch"]

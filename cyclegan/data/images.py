@@ -1,7 +1,9 @@
 """Finding image files and decoding any of them to 8-bit RGB."""
 from __future__ import annotations
 
+import os
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +19,64 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMG_EXTENSIONS and not path.name.startswith(".")
 
 
+def shown(path: Path | str) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 in a file name (which Python keeps
+    as lone surrogates, and which no UTF-8 stream can write) appear as ``\\xe9`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def list_images(folder: Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name (so runs are reproducible)."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and is_image_file(p))
+
+
+def find_images(folder: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Image files in ``folder`` and every folder below it, sorted by path.
+
+    The reference's ``make_dataset`` walks subfolders (following symlinks), so a domain laid
+    out as ``trainA/cats/*.jpg`` trains on all of them here too. Each real folder is visited
+    once, so a symlink loop ends where it starts; hidden folders (``.clean-removed``), folders
+    named in ``exclude`` directly under ``folder``, and anything that is not a regular file
+    (fifos, sockets, devices, broken links) are skipped.
+    """
+    folder = Path(folder)
+    found: list[Path] = []
+    seen: set[tuple[int, int]] = set()
+    stack = [folder]
+    while stack:
+        current = stack.pop()
+        try:
+            info = current.stat()
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            with os.scandir(current) as listing:
+                entries = list(listing)
+        except OSError:  # unreadable folder, or a link that loops on itself
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():  # follows symlinks, like the reference's os.walk(followlinks=True)
+                    if not (current == folder and entry.name in exclude):
+                        stack.append(Path(entry.path))
+                elif entry.is_file() and is_image_file(Path(entry.name)):  # False for fifos and sockets
+                    found.append(Path(entry.path))
+            except OSError:
+                continue
+    return sorted(found)
+
+
+def nesting_summary(folder: Path, paths: list[Path]) -> str | None:
+    """'7 images, subfolders included: 1 directly in it, 4 one folder down, ...', or None when
+    every image lies directly in ``folder``."""
+    depths = Counter(len(Path(p).relative_to(folder).parts) - 1 for p in paths)
+    if not any(depths.keys() - {0}):
+        return None
+    words = {0: "directly in it", 1: "one folder down", 2: "two folders down"}
+    levels = ", ".join(f"{count} {words.get(depth, f'{depth} folders down')}" for depth, count in sorted(depths.items()))
+    return f"{len(paths)} images, subfolders included (as the reference does): {levels}"
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -62,7 +119,29 @@ def readable_images(paths: list[Path], what: str) -> list[Path]:
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
             bad.append(path)
     if bad:
-        example = bad[0].name
-        warnings.warn(f"{what}: skipped {len(bad)} unreadable image file(s) (e.g. {example})",
+        example = shown(bad[0].name)
+        warnings.warn(f"{shown(what)}: skipped {len(bad)} unreadable image file(s) (e.g. {example})",
                       stacklevel=2)
     return good
+
+
+def first_decodable(paths: list[Path]) -> tuple[Path | None, str]:
+    """The first of ``paths`` that decodes completely (None if none does), and why the first
+    failure failed. Cheap when the data are sound: it stops at the first good image."""
+    reason = ""
+    for path in paths:
+        try:
+            load_rgb(path)
+            return path, reason
+        except Exception as exc:  # Pillow raises many types for truncated or hostile data
+            reason = reason or f"{shown(path.name)}: {' '.join(str(exc).split()) or type(exc).__name__}"
+    return None, reason
+
+
+def header_readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.size
+        return True
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return False

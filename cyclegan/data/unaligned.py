@@ -8,6 +8,7 @@ the run was stopped and resumed in between.
 from __future__ import annotations
 
 import math
+import signal
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -16,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .images import load_rgb
+from ..errors import UserError
+from .images import load_rgb, shown
 from .transforms import Preprocess
 
 
@@ -92,11 +94,13 @@ def load_with_fallback(paths: list[Path], index: int, decode, cache: "DecodedCac
         try:
             image = decode(path)
         except Exception as exc:  # Pillow raises many types for truncated data
-            warnings.warn(f"cannot decode {path} ({exc}); using another image instead")
+            warnings.warn(f"cannot decode {shown(path)} ({' '.join(str(exc).split())}); using another image instead")
             continue
         cache.put(path, image)
         return image, path
-    raise RuntimeError("no image of this domain can be decoded")
+    folders = sorted({shown(p.parent) for p in paths})
+    raise UserError(f"none of the {len(paths)} images in {', '.join(folders[:3])}{' ...' if len(folders) > 3 else ''} "
+                    "can be decoded any more (changed since the run started?); replace the damaged files")
 
 
 class EpochSampler(Sampler):
@@ -131,16 +135,13 @@ class EpochSampler(Sampler):
         return max(0, math.ceil(self.length / self.world_size) - self.start)
 
 
-def epoch_loader(dataset: UnalignedDataset, *, batch_size: int, seed: int, epoch: int,
-                 shuffle: bool, start_batch: int = 0, num_workers: int = 0,
-                 rank: int = 0, world_size: int = 1, pin_memory: bool = False,
-                 drop_last: bool = False) -> DataLoader:
-    sampler = EpochSampler(len(dataset), seed, epoch, shuffle, start_batch * batch_size, rank, world_size)
-    # A private generator: otherwise creating the loader draws from torch's global RNG, and a
-    # resumed run (which creates one more loader) would see different dropout/penalty noise.
-    generator = torch.Generator().manual_seed(item_seed(seed, epoch, 0, LOADER))
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                      pin_memory=pin_memory, generator=generator, drop_last=drop_last)
+def leave_stopping_to_the_main_process(worker_id: int) -> None:
+    """Data-loading workers ignore Ctrl-C and SIGTERM. ``timeout``, systemd and Slurm signal the
+    whole process group: a worker that died of it would make the main process fail with a
+    traceback before it could save. The main process finishes its step, saves, and then shuts
+    the workers down itself (they also exit when it does)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 class RunLoader:
@@ -151,10 +152,12 @@ class RunLoader:
                  rank: int = 0, world_size: int = 1, pin_memory: bool = False, drop_last: bool = False):
         self.batch_size = batch_size
         self.sampler = EpochSampler(len(dataset), seed, 1, shuffle, 0, rank, world_size)
-        generator = torch.Generator().manual_seed(item_seed(seed, 0, 0, LOADER))  # see epoch_loader
+        # A private generator: otherwise creating the loader draws from torch's global RNG, and a
+        # resumed run (which creates one more loader) would see different dropout/penalty noise.
+        generator = torch.Generator().manual_seed(item_seed(seed, 0, 0, LOADER))
         self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler, num_workers=num_workers,
-                                 pin_memory=pin_memory, generator=generator,
-                                 persistent_workers=num_workers > 0, drop_last=drop_last)
+                                 pin_memory=pin_memory, generator=generator, persistent_workers=num_workers > 0,
+                                 worker_init_fn=leave_stopping_to_the_main_process, drop_last=drop_last)
 
     def for_epoch(self, epoch: int, start_batch: int = 0) -> DataLoader:
         self.sampler.epoch, self.sampler.start = epoch, start_batch * self.batch_size
@@ -164,10 +167,3 @@ class RunLoader:
 def batches_per_epoch(dataset_length: int, batch_size: int, world_size: int = 1, drop_last: bool = False) -> int:
     per_rank = math.ceil(dataset_length / world_size)
     return per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
-
-
-def should_drop_last(model, dataset_length: int, batch_size: int, world_size: int = 1) -> bool:
-    """Whether an epoch skips its last, smaller batch: only for models that ask for it
-    (``drop_partial_batches``) and only when a full batch exists at all."""
-    full_batch_exists = math.ceil(dataset_length / world_size) >= batch_size
-    return bool(getattr(model, "drop_partial_batches", False)) and full_batch_exists

@@ -12,7 +12,7 @@ from torch import nn
 from ..errors import UserError
 from .discriminator import NLayerDiscriminator, PixelDiscriminator
 from .generator import ResnetBlock, ResnetGenerator
-from .init import INIT_TYPES, init_weights
+from .init import INIT_TYPES, init_weights, set_requires_grad
 from .norms import get_norm_layer
 
 # Every constructor takes the same keyword arguments, so callers never branch on the name.
@@ -53,6 +53,6 @@ def create_discriminator(name: str = "basic", *, input_nc: int = 3, ndf: int = 6
 
 __all__ = [
     "GENERATORS", "DISCRIMINATORS", "INIT_TYPES", "create_generator", "create_discriminator",
-    "init_weights", "get_norm_layer", "ResnetGenerator", "ResnetBlock", "NLayerDiscriminator",
+    "init_weights", "set_requires_grad", "get_norm_layer", "ResnetGenerator", "ResnetBlock", "NLayerDiscriminator",
     "PixelDiscriminator",
 ]

@@ -1,6 +1,8 @@
 """Weight initialisation schemes, selected by name (``--init_type``, ``--init_gain``)."""
 from __future__ import annotations
 
+from typing import Iterable
+
 from torch import nn
 
 from ..errors import UserError
@@ -35,3 +37,11 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
 
     net.apply(init_module)
     return net
+
+
+def set_requires_grad(nets: nn.Module | Iterable[nn.Module], requires_grad: bool) -> None:
+    """Freeze or unfreeze networks, e.g. the discriminators while the generators learn, so no
+    gradient is computed (or reduced under DDP) for weights that will not step."""
+    for net in [nets] if isinstance(nets, nn.Module) else nets:
+        for p in net.parameters():
+            p.requires_grad_(requires_grad)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from ..checkpoint import _strip_prefixes
+from ..checkpoint import strip_wrapper_prefixes
 from ..errors import UserError
 from . import GENERATORS, create_generator
 
@@ -63,7 +63,7 @@ def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSp
     """
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path} is not a generator's weights (expected a state_dict of tensors)")
-    keys = {_strip_prefixes(k): v for k, v in state.items()}
+    keys = {strip_wrapper_prefixes(k): v for k, v in state.items()}
     first = keys.get("model.1.weight")
     if first is None or first.dim() != 4:
         raise UserError(f"cannot tell the architecture of {path} from its keys (no model.1.weight); "

@@ -1,30 +1,10 @@
-"""Watching a run: the live visdom dashboard, the HTML report and the progression animation.
+"""Watching a run: the HTML report, the progression animation, the visdom dashboard, TensorBoard,
+Weights & Biases and DCGAN sample grids.
 
-All of it attaches to training as hooks (``cyclegan.train.hooks``): it reads the step's loss
-dict, the loss log and the model's current visuals, and never changes training.
+Each is a watcher: a callable subscribed to the run's events (``cyclegan/events.py``). It reads
+the payloads (losses, images, networks) and never changes training. ``cyclegan.run`` decides
+which watchers a run gets.
 """
-from __future__ import annotations
+DISPLAY_CHOICES = ("auto", "visdom", "tensorboard", "none")
 
-from ..config import Config
-from ..errors import UserError
-
-DISPLAY_CHOICES = ("auto", "visdom", "none")
-
-
-def report_hooks(cfg: Config) -> list:
-    """The HTML report always; the visdom dashboard unless ``--display none``."""
-    from .report_hook import ReportHook
-    from .visdom_hook import VisdomHook
-
-    if cfg.train.display not in DISPLAY_CHOICES:
-        raise UserError(f"--display {cfg.train.display}: choose one of {', '.join(DISPLAY_CHOICES)}")
-    for option in ("display_freq", "update_html_freq", "display_port"):
-        if getattr(cfg.train, option) < 1:
-            raise UserError(f"--{option} must be at least 1")
-    hooks = [ReportHook(cfg)]
-    if cfg.train.display != "none":
-        hooks.append(VisdomHook(cfg))
-    return hooks
-
-
-__all__ = ["report_hooks", "DISPLAY_CHOICES"]
+__all__ = ["DISPLAY_CHOICES"]

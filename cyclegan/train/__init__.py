@@ -1,4 +1,10 @@
-"""Training: the CycleGAN step, the loop, checkpoints of the training state."""
-from .loop import TrainResult, learning_rate, train
+"""Training: the model steps, the registry of models, and the loop that announces a run's moments.
 
-__all__ = ["train", "TrainResult", "learning_rate"]
+Most callers want ``cyclegan.train`` (``from cyclegan import train``), which also attaches the
+report, dashboards and evaluation; ``run_training`` here is the bare loop.
+"""
+from .loop import TrainResult, learning_rate, run_name, run_training
+from .registry import MODELS, ModelEntry, Supports, model_entry
+
+__all__ = ["run_training", "run_name", "TrainResult", "learning_rate", "MODELS", "ModelEntry", "Supports",
+           "model_entry"]

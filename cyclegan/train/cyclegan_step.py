@@ -6,17 +6,21 @@ G_B maps B -> A and D_B judges A.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
+from ..errors import UserError
 from ..losses import GANLoss, gradient_penalty
-from ..nets import create_discriminator, create_generator, init_weights
+from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
 from ..pool import ImagePool
 from ..precision import resolve_precision
+from .compile import compile_module
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
@@ -38,12 +42,6 @@ def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
 def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
     """Adam with the fused kernel where PyTorch has one for this device (one kernel per step)."""
     return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
-
-
-def set_requires_grad(nets: list[nn.Module], requires_grad: bool) -> None:
-    for net in nets:
-        for p in net.parameters():
-            p.requires_grad_(requires_grad)
 
 
 class CycleGenerators(nn.Module):
@@ -138,12 +136,24 @@ class CycleGAN:
 
     def compile_networks(self) -> None:
         """torch.compile the four networks (weights, optimisers and saved keys are unchanged)."""
-        from .compile import compile_module
         self.generators.G_A, self.generators.G_B = compile_module(self.G_A), compile_module(self.G_B)
         self.discriminators.D_A, self.discriminators.D_B = compile_module(self.D_A), compile_module(self.D_B)
 
-    def distribute(self, wrap) -> None:
-        """Let ``wrap`` (e.g. DistributedDataParallel) take over the generator and discriminator steps."""
+    def distribute(self, device: torch.device, is_main: bool) -> None:
+        """DistributedDataParallel over the generator pair and the discriminator pair (one forward
+        each per step, so gradients are reduced once); SyncBatchNorm on CUDA for --norm batch."""
+        if self.cfg.train.gan_mode == "wgangp":
+            raise UserError("--gan_mode wgangp is not supported with multi-process training "
+                            "(its gradient penalty needs double backward, which DDP does not reduce); use lsgan")
+        has_batch_norm = any(isinstance(m, nn.BatchNorm2d) for net in self.nets.values() for m in net.modules())
+        if has_batch_norm and device.type == "cuda":
+            self.generators = nn.SyncBatchNorm.convert_sync_batchnorm(self.generators)
+            self.discriminators = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminators)
+        elif has_batch_norm and is_main:
+            warnings.warn("--norm batch under multi-process CPU training: PyTorch's SyncBatchNorm needs GPUs, "
+                          "so each process normalises with its own batch statistics")
+        device_ids = [device.index] if device.type == "cuda" else None
+        wrap = lambda module: nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
         self.run_generators = wrap(self.generators)
         self.run_discriminators = wrap(self.discriminators)
 
@@ -154,6 +164,9 @@ class CycleGAN:
 
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])
+
+    def samplers(self) -> dict:
+        return {}
 
     def current_visuals(self) -> dict[str, Tensor]:
         """The last step's images by name (A side, then B side), skipping those not computed."""
@@ -221,27 +234,30 @@ class CycleGAN:
                 loss = loss + gradient_penalty(D, real, fake).float()
         return loss
 
-    def load_pools(self, pools: dict) -> None:
-        self.fake_A_pool.load_state_dict(pools["fake_A"], self.device)
-        self.fake_B_pool.load_state_dict(pools["fake_B"], self.device)
+    def rank_state(self) -> dict:
+        """What differs between DDP ranks: each rank's history pools."""
+        return {"fake_A": self.fake_A_pool.state_dict(), "fake_B": self.fake_B_pool.state_dict()}
+
+    def load_rank_state(self, pools: dict | None) -> None:
+        if pools is not None:
+            self.fake_A_pool.load_state_dict(pools["fake_A"], self.device)
+            self.fake_B_pool.load_state_dict(pools["fake_B"], self.device)
 
     # -- training state --------------------------------------------------------------------
     def state_dict(self) -> dict:
-        from ..checkpoint import bare_state_dict
         return {
             "nets": {name: bare_state_dict(net) for name, net in self.nets.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "pools": {"fake_A": self.fake_A_pool.state_dict(), "fake_B": self.fake_B_pool.state_dict()},
+            "pools": self.rank_state(),
             "grad_scalers": {"G": self.scaler_G.state_dict(), "D": self.scaler_D.state_dict()},
         }
 
     def load_state_dict(self, state: dict) -> None:
-        from ..checkpoint import unwrap
         for name, net in self.nets.items():
             unwrap(net).load_state_dict(state["nets"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
-        self.load_pools(state["pools"])
+        self.load_rank_state(state["pools"])
         for name, scaler in (("G", self.scaler_G), ("D", self.scaler_D)):
             saved = state.get("grad_scalers", {}).get(name)
             if saved and scaler.is_enabled():

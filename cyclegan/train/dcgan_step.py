@@ -17,16 +17,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
+from ..nets import set_requires_grad
 from ..nets.dcgan import create_dcgan
 from .diff_augment import discriminator_augment
 
 FIXED_NOISE_SIZE = 64  # the sample grid rendered every epoch: 8 x 8
-
-
-def set_requires_grad(net: nn.Module, requires_grad: bool) -> None:
-    for p in net.parameters():
-        p.requires_grad_(requires_grad)
 
 
 def r1_penalty(logits: Tensor, images: Tensor) -> Tensor:
@@ -45,11 +42,6 @@ def fixed_noise(nz: int, seed: int, n: int = FIXED_NOISE_SIZE) -> Tensor:
 
 class DCGAN:
     """Generator G, discriminator D, their Adam optimisers, and a fixed noise batch."""
-
-    # Both networks batch-normalise: an epoch's last batch of a few leftover images would give
-    # noisy statistics and a noisy step (1797 digits at batch 64 end in a batch of 5), so the
-    # loop skips it; a new order each epoch means every image is still seen.
-    drop_partial_batches = True
 
     def __init__(self, cfg: Config, device: torch.device):
         m, t = cfg.model, cfg.train
@@ -131,6 +123,15 @@ class DCGAN:
             losses["R1"] = float(r1.detach())  # mean squared gradient norm, before gamma/2
         return losses
 
+    def samplers(self) -> dict:
+        return {"fixed_noise": self.fixed_samples}   # the 8 x 8 grid drawn every epoch
+
+    def rank_state(self) -> None:
+        return None   # single-process only
+
+    def load_rank_state(self, state) -> None:
+        pass
+
     def current_visuals(self) -> dict[str, Tensor]:
         """The last step's real and generated batches, in [-1, 1]."""
         return dict(self._visuals)
@@ -147,7 +148,6 @@ class DCGAN:
 
     # -- training state --------------------------------------------------------------------
     def state_dict(self) -> dict:
-        from ..checkpoint import bare_state_dict
         return {
             "nets": {name: bare_state_dict(net) for name, net in self.nets.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
@@ -155,7 +155,6 @@ class DCGAN:
         }
 
     def load_state_dict(self, state: dict) -> None:
-        from ..checkpoint import unwrap
         for name, net in self.nets.items():
             unwrap(net).load_state_dict(state["nets"][name])
         for name, opt in self.optimizers.items():

@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from ..errors import UserError
 
@@ -68,24 +66,6 @@ def shutdown_distributed() -> None:
         dist.destroy_process_group()
 
 
-def wrap_model(model, info: DistInfo, device: torch.device) -> None:
-    """DDP on the generator pair and the discriminator pair; SyncBatchNorm on CUDA for --norm batch."""
-    if not info.enabled:
-        return
-    if model.cfg.train.gan_mode == "wgangp":
-        raise UserError("--gan_mode wgangp is not supported with multi-process training "
-                        "(its gradient penalty needs double backward, which DDP does not reduce); use lsgan")
-    has_batch_norm = any(isinstance(m, nn.BatchNorm2d) for net in model.nets.values() for m in net.modules())
-    if has_batch_norm and device.type == "cuda":
-        model.generators = nn.SyncBatchNorm.convert_sync_batchnorm(model.generators)
-        model.discriminators = nn.SyncBatchNorm.convert_sync_batchnorm(model.discriminators)
-    elif has_batch_norm and info.is_main:
-        warnings.warn("--norm batch under multi-process CPU training: PyTorch's SyncBatchNorm needs GPUs, "
-                      "so each process normalises with its own batch statistics")
-    device_ids = [device.index] if device.type == "cuda" else None
-    model.distribute(lambda module: nn.parallel.DistributedDataParallel(module, device_ids=device_ids))
-
-
 def all_reduce_losses(losses: dict[str, float], stop: bool, info: DistInfo) -> tuple[dict[str, float], bool]:
     """Average the step's losses over ranks and agree on stopping (one small collective per step).
 
@@ -112,10 +92,6 @@ def gather_objects(obj, info: DistInfo) -> list:
     gathered = [None] * info.world_size
     dist.all_gather_object(gathered, obj)
     return gathered
-
-
-def rank_note(info: DistInfo) -> str:
-    return f"rank {info.rank}/{info.world_size}: " if info.enabled else ""
 
 
 def print_main(info: DistInfo, *args, **kwargs) -> None:

@@ -1,37 +1,45 @@
-"""``train(config)``: the CycleGAN training loop, read top to bottom.
+"""``run_training(config, events)``: the training loop, read top to bottom.
 
 Per epoch: set the learning rate, run the steps, log the losses, save. A full training state
 is saved every --save_latest_freq iterations, at each epoch end, at --max-steps and on
 Ctrl-C, so a run that stops for any reason resumes where it stopped (--continue_train).
+
+The loop announces the moments of the run on an ``EventBus`` (``cyclegan/events.py``) and knows
+nothing of who listens: ``cyclegan.train`` (``cyclegan/run.py``) subscribes the report, the
+dashboards and evaluation. The model is whatever the registry builds for ``--model``; the loop
+reads its declaration (``train/registry.py``) and never probes it.
 """
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import signal
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from ..checkpoint import CONFIG_FILE, STATE_FILE, atomic_torch_save, bare_state_dict, load_torch_file, save_networks
+from ..checkpoint import bare_state_dict
 from ..config import Config
-from ..data import RunLoader, batches_per_epoch, should_drop_last
+from ..data import RunLoader, batches_per_epoch
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError
+from ..events import (CheckpointSaved, epoch_fraction, EpochEnded, EventBus, Measured, Position, RunEnded, RunStarted,
+                      StepEnded)
+from ..loss_log import LossLog
 from ..precision import describe_precision
+from ..runfolder import RunFolder
 from .compile import should_compile
 from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
-                          shutdown_distributed, wrap_model)
-from .hooks import RunContext, build_hooks, call_hooks
-from .loss_log import LOG_FILE, LossLog
-from .models import build_dataset, build_model, canonical_model_name
+                          shutdown_distributed)
+from .registry import check_supported, model_entry
 from .rng import capture_rng_state, restore_rng_state
 
 
@@ -60,14 +68,7 @@ class TrainResult:
 
 
 def run_name(cfg: Config) -> str:
-    if cfg.train.name:
-        return cfg.train.name
-    d = cfg.data
-    if d.dataroot:
-        return Path(d.dataroot).expanduser().resolve().name
-    if canonical_model_name(cfg.model.model) == "dcgan":
-        return f"{Path(d.domainA or 'A').name}_dcgan"
-    return f"{Path(d.domainA or 'A').name}2{Path(d.domainB or 'B').name}"
+    return cfg.train.name or model_entry(cfg.model.model).run_name(cfg)
 
 
 def validate(cfg: Config) -> None:
@@ -89,44 +90,52 @@ def validate(cfg: Config) -> None:
             raise UserError(message)
 
 
-def train(cfg: Config) -> TrainResult:
+def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
+    """Train the model ``cfg`` names, announcing the run's moments on ``events`` (rank 0 only)."""
     validate(cfg)
     if cfg.train.dry_run:  # like pytorch/examples: prove the whole path works, in seconds
         cfg = replace(cfg, train=replace(cfg.train, max_steps=min(cfg.train.max_steps or 2, 2)))
     t = cfg.train
     dist_info, device = init_distributed(resolve_device(t.device))
     try:
-        return _train(cfg, dist_info, device)
+        check_supported(model_entry(cfg.model.model), cfg, dist_info.enabled)
+        run = RunFolder.under(t.checkpoints_dir, run_name(cfg))
+        # One training process per run folder (rank 0 holds it for all ranks).
+        with run.training_lock() if dist_info.is_main else nullcontext():
+            return _train(cfg, run, events or EventBus(), dist_info, device)
     finally:
         shutdown_distributed()
 
 
-def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResult:
+def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, device: torch.device) -> TrainResult:
     t = cfg.train
     is_main = dist_info.is_main
-    run_dir = Path(t.checkpoints_dir).expanduser() / run_name(cfg)
-    state_path = run_dir / STATE_FILE
+    entry = model_entry(cfg.model.model)
+    run_dir = run.path
+    if is_main:
+        run.remove_stale_temp_files()  # left by a kill -9 mid-write; no write is in progress under the lock
 
     saved = None
-    if state_path.exists():
+    if not run.has_state() and any(tag == "latest" for tag, _, _ in run.weight_files()):
+        raise UserError(f"{run_dir} holds weights but no training state ({run.state_file.name}); a new run "
+                        "would overwrite them: choose another --name, or move the folder away")
+    if run.has_state():
         if not t.continue_train:
             raise UserError(f"run {run_dir} already exists; add --continue_train to resume it, "
                             "or choose another --name")
-        saved = load_torch_file(state_path)
+        saved = run.load_state()
         # The architecture is the saved one: a resumed run never silently changes its networks.
         cfg = replace(cfg, model=Config.from_dict(saved["config"]).model)
     elif t.continue_train and is_main:
         print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
 
-    dataset = build_dataset(cfg)
-    model = build_model(cfg, device, rank=dist_info.rank)
-    if dist_info.enabled and not hasattr(model, "distribute"):
-        raise UserError(f"--model {cfg.model.model} does not support multi-process training; run it without torchrun")
+    dataset = entry.dataset(cfg)
+    model = entry.build(cfg, device, dist_info.rank)
     if dist_info.enabled:  # each rank draws its own dropout noise, reproducibly
         torch.manual_seed(item_seed(t.seed, 0, dist_info.rank, RANK))
     progress = Progress(epoch=t.epoch_count, batch=0, step=0)
     # Only rank 0 writes: logs, checkpoints, reports. Other ranks log into the void.
-    log = LossLog(run_dir / LOG_FILE if is_main else Path(os.devnull))
+    log = LossLog(run.log_file if is_main else Path(os.devnull))
     if saved is not None:
         model.load_state_dict(saved["model"])
         progress = Progress(**saved["progress"])
@@ -134,39 +143,54 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
         log.truncate_after(progress.step)
     if is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        cfg.save_json(run_dir / CONFIG_FILE)
-    wrap_model(model, dist_info, device)
+        run.write_config(cfg)
+    if dist_info.enabled:
+        model.distribute(device, is_main)
+
+    drop_last = entry.drops_last(len(dataset), cfg.data.batch_size, dist_info.world_size)
+    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size, drop_last)
+
+    def position() -> Position:
+        return Position(progress.step, progress.epoch, progress.batch, n_batches)
+
+    def save_networks(tag: str) -> None:
+        events.announce(CheckpointSaved(position(), tag, run.save_networks(model.nets, tag)))
 
     def save_state() -> None:
         # Pools and random streams differ per rank: gather them so a resume restores every rank.
         model_state = model.state_dict()
-        per_rank = gather_objects({"pools": model_state.get("pools"), "rng": capture_rng_state()}, dist_info)
+        per_rank = gather_objects({"pools": model.rank_state(), "rng": capture_rng_state()}, dist_info)
         if is_main:
-            save_networks(model.nets, run_dir, "latest")
-            atomic_torch_save({"model": model_state, "progress": vars(progress).copy(),
-                               "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
-                               "config": cfg.to_dict()}, state_path)
+            save_networks("latest")
+            run.save_state({"model": model_state, "progress": vars(progress).copy(),
+                            "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
+                            "config": cfg.to_dict()})
         barrier(dist_info)
 
-    drop_last = should_drop_last(model, len(dataset), cfg.data.batch_size, dist_info.world_size)
-    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size, drop_last)
     last_epoch = t.n_epochs + t.n_epochs_decay
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
         total_steps = min(total_steps, t.max_steps)
-    compiled = should_compile(t.compile, device, total_steps - progress.step) and hasattr(model, "compile_networks")
+    compiled = entry.supports.compile and should_compile(t.compile, device, total_steps - progress.step)
     if compiled:
         model.compile_networks()
-    if is_main and t.progress and hasattr(model, "precision"):
+    if is_main and t.progress and entry.supports.precision:
         print(f"{run_dir.name}: {describe_precision(model.precision)}{', compiled' if compiled else ''}"
               f"{f', {dist_info.world_size} processes' if dist_info.enabled else ''}", file=sys.stderr)
     loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
                        num_workers=cfg.data.num_threads, rank=dist_info.rank, world_size=dist_info.world_size,
                        pin_memory=device.type == "cuda", drop_last=drop_last)
-    hooks = build_hooks(cfg) if is_main else []
-    ctx = RunContext(cfg, run_dir, model, dataset, device, n_batches, total_steps, log)
-    call_hooks(hooks, "on_start", ctx, progress)
     start_time, last = time.time(), {}
+    if not is_main:  # only rank 0 is watched: reports, dashboards and evaluation write files
+        events = EventBus()
+    lr = learning_rate(cfg, progress.epoch)
+
+    def record_measurement(event) -> None:  # a watcher's measurement (KID) joins the loss log at its step
+        if isinstance(event, Measured):
+            log.flush(step=event.position.step, epoch=event.position.epoch_fraction, lr=event.learning_rate,
+                      time=round(time.time() - start_time, 2), **{k: round(v, 6) for k, v in event.values.items()})
+    events.subscribe(record_measurement)
+    events.announce(RunStarted(run_dir, cfg, position(), total_steps, device, dict(model.nets), model.samplers()))
     interrupted = False
     bar = tqdm(total=total_steps, initial=min(progress.step, total_steps), unit="it",
                disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name)
@@ -180,11 +204,12 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
                 seen_dump(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
                 last, stop = all_reduce_losses(last, stop_requested.is_set(), dist_info)
+                _stop_if_not_finite(last, progress.step + 1, run_dir)
                 progress.step += 1
                 progress.batch += 1
                 log.add(last)
                 bar.update(1)
-                call_hooks(hooks, "on_step", ctx, progress, last, lr)
+                events.announce(StepEnded(position(), last, lr, model.current_visuals))
                 if progress.step % t.print_freq == 0:
                     _log_line(log, progress, n_batches, lr, start_time)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
@@ -201,15 +226,15 @@ def _train(cfg: Config, dist_info: DistInfo, device: torch.device) -> TrainResul
                 _log_line(log, progress, n_batches, lr, start_time, epoch=finished_epoch)
                 save_state()
                 if finished_epoch % t.save_epoch_freq == 0 and is_main:
-                    save_networks(model.nets, run_dir, str(finished_epoch))
-                call_hooks(hooks, "on_epoch_end", ctx, progress, finished_epoch)
+                    save_networks(str(finished_epoch))
+                events.announce(EpochEnded(position(), finished_epoch, model.current_visuals))
             else:
                 _log_line(log, progress, n_batches, lr, start_time)
                 save_state()
     bar.close()
-    if progress.step == 0 or not _exists_everywhere(state_path, dist_info):
+    if progress.step == 0 or not _exists_everywhere(run.state_file, dist_info):
         save_state()
-    call_hooks(hooks, "on_end", ctx, progress, interrupted)
+    events.announce(RunEnded(position(), interrupted, model.current_visuals))
     _debug_weights_hash(model, dist_info)
     return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
 
@@ -224,9 +249,18 @@ def _own_rank_state(saved: dict, info: DistInfo, model) -> dict:
                    "the data order is the same, the history pools and random streams restart from rank 0's")
         return ranks[0]["rng"]
     own = ranks[info.rank]
-    if own.get("pools") is not None and hasattr(model, "load_pools"):
-        model.load_pools(own["pools"])
+    model.load_rank_state(own.get("pools"))
     return own["rng"]
+
+
+def _stop_if_not_finite(losses: dict[str, float], step: int, run_dir: Path) -> None:
+    """A NaN or infinite loss poisons the weights for good: stop before anything is saved over the
+    last good checkpoint (every rank sees the same averaged losses, so all stop together)."""
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise UserError(f"step {step}: loss {name} is {value}; training stopped and the last good "
+                            f"checkpoint in {run_dir} is kept (lower --lr, or check --lambda_* and the images), "
+                            "then resume with --continue_train")
 
 
 def _exists_everywhere(path: Path, info: DistInfo) -> bool:
@@ -266,8 +300,8 @@ def _reached(max_steps: int | None, step: int) -> bool:
 
 def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start: float,
               epoch: int | None = None) -> None:
-    epoch_fraction = (progress.epoch - 1) + progress.batch / n_batches if epoch is None else float(epoch)
-    log.flush(step=progress.step, epoch=round(epoch_fraction, 4), lr=lr, time=round(time.time() - start, 2))
+    fraction = epoch_fraction(progress.epoch, progress.batch, n_batches) if epoch is None else float(epoch)
+    log.flush(step=progress.step, epoch=fraction, lr=lr, time=round(time.time() - start, 2))
 
 
 @contextmanager

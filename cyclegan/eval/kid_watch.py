@@ -3,9 +3,9 @@
 Every N steps both generators translate the same test images (the first ``EVAL_SAMPLE`` of each
 domain's test/ folder, by name); KID is computed against the other domain's test images, with
 Inception features when their weights are here, else the fixed random extractor. The mean of the
-two directions is written into the loss log at that step (``"KID"``), put in ``ctx.extra["KID"]``
-for the dashboard, and whenever it is the lowest so far the networks are saved as
-``best_net_*.pth`` (with ``best_eval.json`` saying at which step).
+two directions is announced as a ``Measured`` event (the loop writes it into the loss log at that
+step as ``"KID"``; the dashboards plot it), and whenever it is the lowest so far the networks are
+saved as ``best_net_*.pth`` (with ``best_eval.json`` saying at which step).
 
 Evaluation never changes training: the generators go back to their mode afterwards and every
 random number it draws comes from forked or private generators, so a run with --eval_freq ends
@@ -15,94 +15,95 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from ..checkpoint import atomic_write_bytes, save_networks, unwrap
+from ..checkpoint import atomic_write_bytes, unwrap
 from ..data.images import list_images, load_rgb, readable_images
 from ..errors import UserError
+from ..events import CheckpointSaved, Measured, RunStarted, StepEnded
 from ..metrics import kid
-from ..train.hooks import Hook, RunContext
+from ..runfolder import RunFolder
+from ..translate import Translator
 from .features import build_extractor
 from .score import domain_test_dirs
 
 EVAL_SAMPLE = 50          # test images per domain
-BEST_FILE = "best_eval.json"
 PROG = "cyclegan-train"
 
 
-class KIDHook(Hook):
-    def __init__(self, every: int, sample: int = EVAL_SAMPLE, features: str = "auto"):
+class KIDWatcher:
+    def __init__(self, every: int, publish: Callable, directions: dict[str, str],
+                 sample: int = EVAL_SAMPLE, features: str = "auto"):
+        """``publish`` announces the ``Measured`` and ``CheckpointSaved`` events (the run's bus);
+        ``directions`` names the generator of each direction (``{"AtoB": "G_A", "BtoA": "G_B"}``)."""
         self.every = every
+        self.publish = publish
+        self.directions = directions
         self.sample = sample
         self.features = features
         self.enabled = True
         self.best = float("inf")
-        self.start = time.time()
 
-    # ------------------------------------------------------------------
+    def __call__(self, event) -> None:
+        match event:
+            case RunStarted():
+                self._start(event)
+            case StepEnded(position=position) if self.enabled and position.step % self.every == 0:
+                self._measure(event)
 
-    def on_start(self, ctx: RunContext, progress) -> None:
-        nets = ctx.model.nets
-        if "G_A" not in nets or "G_B" not in nets:
+    def _start(self, started: RunStarted) -> None:
+        self.started = started
+        if set(self.directions) != {"AtoB", "BtoA"}:
             print(f"{PROG}: --eval_freq computes KID for CycleGAN runs only; no KID for this model",
                   file=sys.stderr)
             self.enabled = False
             return
-        test_A, test_B = domain_test_dirs(ctx.cfg.data, "--eval_freq")
+        test_A, test_B = domain_test_dirs(started.config.data, "--eval_freq")
         self.sources = {"A": _sample(test_A, self.sample, "A"), "B": _sample(test_B, self.sample, "B")}
-        with _rng_untouched(ctx.device):
-            self.extractor = build_extractor(self.features, ctx.device)
+        with _rng_untouched(started.device):
+            self.extractor = build_extractor(self.features, started.device)
             # real features are fixed for the whole run: compute them once
             self.real = {side: self.extractor.features(images) for side, images in self.sources.items()}
         note = "" if self.extractor.name != "random" else \
             " (Inception weights not found here: see cyclegan-eval --help; values not comparable to published ones)"
         print(f"{PROG}: KID every {self.every} steps on {len(self.sources['A'])} + {len(self.sources['B'])} "
               f"test images, features {self.extractor.name}{note}", file=sys.stderr)
-        best_file = Path(ctx.run_dir) / BEST_FILE
-        if progress.step > 0 and best_file.is_file():   # a resumed run keeps its best so far
+        best = RunFolder(started.run_dir).read_best()
+        if started.position.step > 0 and best is not None:   # a resumed run keeps its best so far
             try:
-                self.best = float(json.loads(best_file.read_text())["KID"])
-            except (ValueError, KeyError, TypeError, OSError):
+                self.best = float(best["KID"])
+            except (ValueError, KeyError, TypeError):
                 pass
-        self.start = time.time()
 
-    def on_step(self, ctx: RunContext, progress, losses: dict[str, float], lr: float) -> None:
-        if not self.enabled or progress.step % self.every:
-            return
-        values = self.evaluate(ctx)
+    def _measure(self, step: StepEnded) -> None:
+        values = self.evaluate()
         value = (values["AtoB"] + values["BtoA"]) / 2.0
-        ctx.extra["KID"] = value
-        ctx.extra["KID_AtoB"], ctx.extra["KID_BtoA"] = values["AtoB"], values["BtoA"]
-        # One log line at this very step: the losses since the last line, averaged as usual, plus
-        # KID as it is. (LossLog.add would count KID as one more step and divide everything by it.)
-        epoch = (progress.epoch - 1) + progress.batch / ctx.n_batches
-        ctx.log.flush(step=progress.step, epoch=round(epoch, 4), lr=lr, time=round(time.time() - self.start, 2),
-                      KID=round(value, 6))
+        self.publish(Measured(step.position, {"KID": value}, step.learning_rate))
         if value < self.best:
             self.best = value
-            save_networks(ctx.model.nets, ctx.run_dir, "best")
-            record = {"step": progress.step, "KID": value, "KID_AtoB": values["AtoB"], "KID_BtoA": values["BtoA"],
-                      "features": self.extractor.describe()}
-            atomic_write_bytes(Path(ctx.run_dir) / BEST_FILE, (json.dumps(record, indent=2) + "\n").encode())
+            run = RunFolder(self.started.run_dir)
+            paths = run.save_networks(dict(self.started.networks), "best")
+            record = {"step": step.position.step, "KID": value, "KID_AtoB": values["AtoB"],
+                      "KID_BtoA": values["BtoA"], "features": self.extractor.describe()}
+            atomic_write_bytes(run.best_file, (json.dumps(record, indent=2) + "\n").encode())
+            self.publish(CheckpointSaved(step.position, "best", paths))
 
-    # ------------------------------------------------------------------
-
-    def evaluate(self, ctx: RunContext) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         """KID of G_A(test A) against test B and of G_B(test B) against test A."""
-        from ..translate import translate_image
-
         out = {}
-        with _rng_untouched(ctx.device):
-            for direction, net_name, source, target in (("AtoB", "G_A", "A", "B"), ("BtoA", "G_B", "B", "A")):
-                generator = unwrap(ctx.model.nets[net_name])
+        device = self.started.device
+        with _rng_untouched(device):
+            for direction, source, target in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
+                generator = unwrap(self.started.networks[self.directions[direction]])
                 was_training = generator.training
                 try:
-                    fakes = [translate_image(generator, image, ctx.device) for image in self.sources[source]]
+                    translator = Translator(generator, device=device, tiling=False)
+                    fakes = [translator.translate_stored(image) for image in self.sources[source]]
                 finally:
                     generator.train(was_training)
                 fake = self.extractor.features(fakes)

@@ -1,0 +1,77 @@
+"""From the options a user gave to a ``Config``: model presets, the demo, and which options go together.
+
+``cyclegan-train`` parses flags into a dict (an option not given is absent or None) and calls
+``plan_training``; a notebook can do the same. Options given always win over a preset.
+"""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from .config import Config, DataConfig, ModelConfig, TrainConfig
+from .data.demo import build_demo_domains
+from .data.domains import datasets_root
+from .errors import UserError
+from .runfolder import RunFolder
+from .train.registry import model_entry
+
+# The demo trains a smaller CycleGAN at a small size so that it shows real progress within
+# minutes on a laptop CPU; any of these can still be overridden on the command line.
+DEMO_SETTINGS = {
+    "name": "demo", "netG": "resnet_6blocks", "ngf": 16, "ndf": 16,
+    "preprocess": "crop", "load_size": 96, "crop_size": 48,
+    "n_epochs": 20, "n_epochs_decay": 14, "save_epoch_freq": 10, "print_freq": 20,
+    "num_threads": 0,
+}
+
+
+@dataclass
+class TrainPlan:
+    config: Config
+    demo: bool = False          # trains on the built-in demo domains (score the result afterwards)
+
+
+def config_from_options(options: dict[str, Any], preset: dict[str, Any] | None = None) -> Config:
+    """A Config from option values (by field name), over ``preset``, over the defaults."""
+    values = {**(preset or {}), **{k: v for k, v in options.items() if v is not None}}
+
+    def section(kind):
+        return kind(**{f.name: values[f.name] for f in dataclasses.fields(kind) if f.name in values})
+    return Config(model=section(ModelConfig), data=section(DataConfig), train=section(TrainConfig))
+
+
+def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> TrainPlan:
+    """The run the options ask for. With no domain options (or ``demo``): the offline demo."""
+    given = {k: v for k, v in options.items() if v is not None}
+    entry = model_entry(given.get("model", "cyclegan"))
+    given["model"] = entry.name
+    is_dcgan = entry.name == "dcgan"
+    has_domains = bool(given.get("domainA") or given.get("domainB") or given.get("dataroot"))
+    is_demo = entry.name == "cyclegan" and (bool(given.get("demo")) or not has_domains)
+    if not is_dcgan and given.get("d_augment", "none") != "none":
+        raise UserError("--d_augment is a --model dcgan option (CycleGAN trains without it)")
+    if not is_dcgan and given.get("r1_gamma"):
+        raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
+    if "r1_gamma" in given and not given["r1_gamma"] >= 0:
+        raise UserError(f"--r1_gamma {given['r1_gamma']:g}: must be 0 (off) or positive")
+    if is_dcgan:
+        if given.get("demo"):
+            raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
+        if given.get("domainB"):
+            raise UserError("--model dcgan learns one domain from noise: give --domainA only, drop --domainB")
+        if not (given.get("domainA") or given.get("dataroot")):
+            raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
+        return TrainPlan(config_from_options(given, entry.defaults))
+    if not is_demo:
+        return TrainPlan(config_from_options(given, entry.defaults))
+    if has_domains:
+        raise UserError("--demo builds its own domains; drop --domainA/--domainB/--dataroot")
+    domain_A, domain_B = build_demo_domains(datasets_root(given.get("datasets_dir")))
+    print(f"{prog}: demo domains ready: {domain_A} and {domain_B}", file=sys.stderr)
+    cfg = config_from_options(given, {**DEMO_SETTINGS, "domainA": str(domain_A), "domainB": str(domain_B)})
+    # Running the demo again picks up the earlier demo run (and only re-scores it when it is
+    # complete) instead of refusing to touch an existing run.
+    cfg.train.continue_train = RunFolder.under(cfg.train.checkpoints_dir, cfg.train.name).has_state()
+    return TrainPlan(cfg, demo=True)

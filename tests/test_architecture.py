@@ -1,0 +1,151 @@
+"""The package's import rules, read from the source (imports inside functions count), and
+README's Python examples, run as written. See docs/ARCHITECTURE.md for the layers."""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "cyclegan"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def package_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
+    """Package modules that ``name`` imports anywhere in its source (top level or in functions)."""
+    is_package = path.name == "__init__.py"
+    base = name.split(".") if is_package else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                prefix = base[:len(base) - node.level + 1]
+                target = ".".join(prefix + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            candidates = [target] + [f"{target}.{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        for candidate in candidates:
+            # `import a.b.c` depends on a.b.c; a module importing its own package is not an edge.
+            if candidate in known and candidate != name and not name.startswith(candidate + "."):
+                found.add(candidate)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = package_modules()
+    known = set(modules)
+    return {name: imported_modules(name, path, known) for name, path in modules.items()}
+
+
+def under(module: str, *areas: str) -> bool:
+    return any(module == f"cyclegan.{a}" or module.startswith(f"cyclegan.{a}.") for a in areas)
+
+
+RULES = [  # (whose imports, may not import, why)
+    (lambda m: not under(m, "cli"), ("cli",), "the library imports the command line"),
+    (lambda m: under(m, "nets"), ("data", "train"), "networks import data or training"),
+    (lambda m: under(m, "translate", "export", "sample", "report", "eval"), ("train",),
+     "inference, report or evaluation imports training"),
+    (lambda m: under(m, "scrape", "datasets_tools"), ("nets", "train"), "acquisition imports networks or training"),
+    (lambda m: under(m, "events", "runfolder", "config", "errors", "checkpoint", "loss_log"),
+     ("train", "report", "eval", "run", "presets", "translate"), "a neutral module imports a layer above it"),
+]
+
+
+def test_import_rules_hold():
+    graph = import_graph()
+    broken = [f"{why}: {m} -> {t}" for who, banned, why in RULES for m, targets in graph.items() if who(m)
+              for t in sorted(targets) if under(t, *banned)]
+    assert not broken, "\n".join(broken)
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    index, low, stack, on_stack, cycles = {}, {}, [], set(), []
+
+    def visit(v):  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                cycles.append(" <-> ".join(sorted(component)))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not cycles, "\n".join(cycles)
+
+
+def test_the_rules_catch_a_violation(tmp_path):
+    """The checker itself: a cycle and a forbidden edge written in a function are both seen."""
+    known = {"cyclegan.nets.x", "cyclegan.train.y"}
+    source = tmp_path / "x.py"
+    source.write_text("def f():\n    from ..train import y\n")
+    assert imported_modules("cyclegan.nets.x", source, known) == {"cyclegan.train.y"}
+
+
+def readme_python_blocks() -> list[str]:
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+
+
+def test_readme_has_python_examples():
+    assert len(readme_python_blocks()) >= 2
+
+
+@pytest.mark.parametrize("index", range(len(readme_python_blocks())))
+def test_readme_python_example_runs(index, tmp_path, monkeypatch, tiny_readme_world):
+    """Each ```python block of README runs as written, in a folder that holds what it names
+    (the domains `forest` and `abstract`, a photo, a trained run), at a tiny size."""
+    monkeypatch.chdir(tiny_readme_world)
+    code = readme_python_blocks()[index]
+    exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
+
+
+@pytest.fixture(scope="module")
+def tiny_readme_world(tmp_path_factory, photo_domains):
+    """A working folder as README's examples expect it: ./datasets/forest and ./datasets/abstract
+    (small real photo crops and their painterly versions), ./photo.jpg and ./photos/."""
+    import shutil
+
+    from PIL import Image
+
+    _, domain_A, domain_B = photo_domains
+    world = tmp_path_factory.mktemp("readme")
+    shutil.copytree(domain_A, world / "datasets" / "forest")
+    shutil.copytree(domain_B, world / "datasets" / "abstract")
+    first = sorted((world / "datasets" / "forest" / "test").iterdir())[0]
+    Image.open(first).convert("RGB").save(world / "photo.jpg")
+    (world / "photos").mkdir()
+    for path in sorted((world / "datasets" / "forest" / "test").iterdir())[:2]:
+        Image.open(path).convert("RGB").save(world / "photos" / f"{path.stem}.jpg")
+    return world
