@@ -46,18 +46,19 @@ def resolve_domain(name_or_path: str, datasets_dir: str | None, option: str) -> 
     return Domain(name, root, root, None)
 
 
-def resolve_dataroot(dataroot: str) -> tuple[Domain, Domain]:
+def resolve_dataroot(dataroot: str, phase: str = "train") -> tuple[Domain, Domain]:
+    """``--dataroot`` in the reference layout; ``phase`` picks ``<phase>A/ <phase>B/`` (default train)."""
     root = Path(dataroot).expanduser()
     if not root.is_dir():
         raise UserError(f"--dataroot {shown(dataroot)}: folder does not exist")
-    missing = [sub for sub in ("trainA", "trainB") if not (root / sub).is_dir()]
+    missing = [sub for sub in (f"{phase}A", f"{phase}B") if not (root / sub).is_dir()]
     if missing:
         raise UserError(f"--dataroot {shown(dataroot)}: missing {' and '.join(missing)}/; the reference layout is "
                         "trainA/ trainB/ (testA/ testB/ optional)")
 
     def side(letter: str) -> Domain:
         test = root / f"test{letter}"
-        return Domain(f"{shown(root.name)}{letter}", root, root / f"train{letter}", test if test.is_dir() else None)
+        return Domain(f"{shown(root.name)}{letter}", root, root / f"{phase}{letter}", test if test.is_dir() else None)
     return side("A"), side("B")
 
 
