@@ -35,6 +35,7 @@ class ModelConfig:
     init_type: str = "normal"
     init_gain: float = 0.02
     use_dropout: bool = False        # the CycleGAN model runs its generators without dropout
+    upsample: str = "transpose"      # transpose (the reference) | resize: nearest x2 + 3x3 conv
     input_nc: int = 3
     output_nc: int = 3
     # DCGAN only (Radford et al. defaults)
@@ -42,6 +43,12 @@ class ModelConfig:
     image_size: int = 64             # 32 | 64 | 128: one stage more or less per doubling
     channels: int = 3                # 1 for grayscale domains
     d_augment: str = "none"          # none | translation: DiffAugment on every image D sees
+    # CUT / FastCUT only (the public code's options and defaults; docs/CUT.md)
+    no_antialias: bool = False       # stride-2 convs instead of conv + blur-downsample (G and D)
+    no_antialias_up: bool = False    # transposed convs instead of blur-upsample + conv (G)
+    netF: str = "mlp_sample"         # mlp_sample | sample: the patch projection H
+    netF_nc: int = 256               # width of H's two-layer MLP
+    nce_layers: str = "0,4,8,12,16"  # generator layers (indices of G.model) PatchNCE compares
 
 
 @dataclass
@@ -57,6 +64,9 @@ class DataConfig:
     serial_batches: bool = False
     batch_size: int = 1
     num_threads: int = 4
+    direction: str = "AtoB"          # BtoA: domain B's images play side A (the reference's --direction)
+    phase: str = "train"             # --dataroot subfolders <phase>A/ <phase>B/
+    max_dataset_size: int | None = None  # use at most this many images per domain (first by name)
 
 
 @dataclass
@@ -68,6 +78,14 @@ class TrainConfig:
     lambda_B: float = 10.0
     lambda_identity: float = 0.5
     r1_gamma: float = 0.0            # DCGAN only: R1 penalty on D's gradient at real images (0 = off)
+    # CUT / FastCUT only (--model cut's defaults; --model fastcut's preset changes some)
+    lambda_GAN: float = 1.0          # weight of the adversarial loss
+    lambda_NCE: float = 1.0          # weight of PatchNCE (10 for FastCUT)
+    nce_idt: bool = True             # PatchNCE on B -> G(B) too (CUT; not FastCUT)
+    nce_T: float = 0.07              # PatchNCE temperature
+    num_patches: int = 256           # patches sampled per layer
+    flip_equivariance: bool = False  # flip G's input at random and its features back (FastCUT)
+    nce_includes_all_negatives_from_minibatch: bool = False  # negatives from every image of the batch
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
@@ -75,10 +93,18 @@ class TrainConfig:
     n_epochs: int = 100
     n_epochs_decay: int = 100
     epoch_count: int = 1
+    lr_policy: str = "linear"        # linear | step | cosine (per epoch, as the reference steps them)
+    lr_decay_iters: int = 50         # step: multiply by 0.1 every this many epochs
     max_steps: int | None = None
+    time_budget: float | None = None  # seconds: --time fits the whole lr schedule into this much training
+    recipe: str = "paper"            # paper | fast: which preset the options started from (recorded)
+    ema: float = 0.0                 # decay of an average of the generators' weights, saved and translated (0 = off)
     save_latest_freq: int = 5000     # iterations
     save_epoch_freq: int = 5         # epochs
     print_freq: int = 100            # iterations between loss-log lines
+    save_by_iter: bool = False       # also keep iter_<step>_net_*.pth at every --save_latest_freq
+    no_html: bool = False            # no HTML report under web/
+    verbose: bool = False            # print the networks and their sizes at the start
     continue_train: bool = False
     seed: int = 0
     device: str = "auto"

@@ -14,7 +14,9 @@ from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .data.demo import build_demo_domains
 from .data.domains import datasets_root
 from .errors import UserError
+from .reference_options import apply_suffix, translate_reference_options
 from .runfolder import RunFolder
+from .train.loop import run_name
 from .train.registry import model_entry
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
@@ -25,6 +27,30 @@ DEMO_SETTINGS = {
     "n_epochs": 20, "n_epochs_decay": 14, "save_epoch_freq": 10, "print_freq": 20,
     "num_threads": 0,
 }
+
+
+# Recipes: where a run's options start from (options given always win). "paper" is the
+# reference's CycleGAN as it is (the defaults in config.py). "fast" learns the most per CPU
+# second; each ingredient is its own option and earned its place in the ablation of
+# docs/BENCHMARKS.md (known-answer benchmark, 64x64, one thread, 5 and 15 minutes).
+RECIPES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "fast": {
+        "netG": "skip_resnet_6blocks",   # starts as the identity: input plus a learned change
+        "upsample": "resize",            # no transposed convolutions: no checkerboard
+        "ngf": 16, "ndf": 16,            # small enough for thousands of steps on a CPU
+        "ema": 0.999,                    # save and translate an average of the generators' weights
+        "lr": 5e-4,
+        "lambda_identity": 0.5,
+    },
+}
+
+
+def recipe_settings(recipe: str) -> dict[str, Any]:
+    """The option values a recipe sets, over the defaults (``paper`` sets none)."""
+    if recipe not in RECIPES:
+        raise UserError(f"--recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+    return {"recipe": recipe, **RECIPES[recipe]}
 
 
 @dataclass
@@ -44,7 +70,16 @@ def config_from_options(options: dict[str, Any], preset: dict[str, Any] | None =
 
 def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> TrainPlan:
     """The run the options ask for. With no domain options (or ``demo``): the offline demo."""
-    given = {k: v for k, v in options.items() if v is not None}
+    plan = _plan(translate_reference_options({k: v for k, v in options.items() if v is not None}), prog)
+    suffix = options.get("suffix")
+    if suffix:   # the reference's --suffix, filled from the options as the run sees them
+        cfg = plan.config
+        flat = {**cfg.model.__dict__, **cfg.data.__dict__, **cfg.train.__dict__}
+        cfg.train.name = apply_suffix(cfg.train.name or run_name(cfg), suffix, flat)
+    return plan
+
+
+def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
     entry = model_entry(given.get("model", "cyclegan"))
     given["model"] = entry.name
     is_dcgan = entry.name == "dcgan"

@@ -51,7 +51,8 @@ def default_watchers(cfg: Config, publish: Callable) -> list:
     watchers = [DECLARED_WATCHERS[name]() for name in entry.watchers]
     if t.eval_freq > 0:
         watchers.append(KIDWatcher(t.eval_freq, publish, entry.directions))
-    watchers.append(ReportWatcher(cfg, translator=entry.directions.get("AtoB")))
+    if not t.no_html:
+        watchers.append(ReportWatcher(cfg, translator=entry.directions.get("AtoB")))
     if t.display in ("auto", "visdom"):
         watchers.append(VisdomWatcher(cfg))
     run_dir = RunFolder.under(t.checkpoints_dir, run_name(cfg)).path

@@ -57,10 +57,11 @@ def parse_weights_name(name: str) -> tuple[str, str] | None:
 
 
 def check_tag(tag: str | int) -> str:
-    """A weights tag as the user may give it: latest, best (kept by --eval_freq) or an epoch number."""
+    """A weights tag as the user may give it: latest, best (kept by --eval_freq), an epoch number,
+    or iter_<N> (kept by --save_by_iter)."""
     tag = str(tag)
-    if tag not in ("latest", "best") and not tag.isdigit():
-        raise UserError(f"--epoch {tag!r}: use latest, best (kept by --eval_freq) or an epoch number")
+    if tag not in ("latest", "best") and not tag.isdigit() and not re.fullmatch(r"iter_\d+", tag):
+        raise UserError(f"--epoch {tag!r}: use latest, best (kept by --eval_freq), an epoch number or iter_N")
     return tag
 
 

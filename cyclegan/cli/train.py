@@ -43,6 +43,10 @@ def build_parser() -> Parser:
                help="fixed order, B paired by index instead of at random")
     add_option(data, "--batch_size", type=int, help="images per step (default 1)")
     add_option(data, "--num_threads", type=int, help="data-loading worker processes (default 4)")
+    add_option(data, "--direction", choices=["AtoB", "BtoA"], help="BtoA: domain B plays side A (default AtoB)")
+    add_option(data, "--phase", help="with --dataroot: train on <phase>A/ <phase>B/ (default train)")
+    add_option(data, "--max_dataset_size", type=int, help="use at most this many images per domain (first by name)")
+    add_option(data, "--dataset_mode", help="the reference's; unaligned only (the CycleGAN dataset)")
 
     model = p.add_argument_group("model")
     add_option(model, "--model", choices=model_names(),
@@ -52,7 +56,8 @@ def build_parser() -> Parser:
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
     add_option(model, "--ngf", type=int, help="generator width (default 64)")
     add_option(model, "--ndf", type=int, help="discriminator width (default 64)")
-    add_option(model, "--norm", choices=["instance", "batch", "none"], help="normalisation (default instance)")
+    add_option(model, "--norm", choices=["instance", "batch", "syncbatch", "none"],
+               help="normalisation (default instance; syncbatch: batch norm synchronised across GPUs under torchrun)")
     add_option(model, "--init_type", choices=["normal", "xavier", "kaiming", "orthogonal"], help="default normal")
     add_option(model, "--init_gain", type=float, help="default 0.02")
     add_option(model, "--use_dropout", action="store_true", default=None, help="dropout in the residual blocks")
@@ -62,6 +67,8 @@ def build_parser() -> Parser:
     add_option(model, "--d_augment", choices=list(D_AUGMENTATIONS),
                help="DCGAN: randomly translate every image the discriminator sees, real and generated "
                     "(DiffAugment; helps small domains; default none, as in the paper)")
+    add_option(model, "--input_nc", type=int, help="image channels of domain A (3: RGB; the only value supported)")
+    add_option(model, "--output_nc", type=int, help="image channels of domain B (3)")
     add_option(model, "--no_dropout", action="store_false", dest="use_dropout",
                help="no dropout (the default; accepted for the reference's spelling)")
 
@@ -76,12 +83,18 @@ def build_parser() -> Parser:
     add_option(train, "--pool_size", type=int, help="history of fakes shown to D (default 50)")
     add_option(train, "--lr", type=float, help="Adam learning rate (default 0.0002)")
     add_option(train, "--beta1", type=float, help="Adam beta1 (default 0.5)")
-    add_option(train, "--n_epochs", type=int, help="epochs at the initial learning rate (default 100)")
-    add_option(train, "--n_epochs_decay", type=int, help="epochs of linear decay to zero (default 100)")
+    add_option(train, "--n_epochs", "--niter", type=int, help="epochs at the initial learning rate (default 100)")
+    add_option(train, "--n_epochs_decay", "--niter_decay", type=int,
+               help="epochs of linear decay to zero (default 100)")
+    add_option(train, "--lr_policy", choices=["linear", "lambda", "step", "cosine", "plateau"],
+               help="learning-rate schedule per epoch (default linear: constant, then linear decay; lambda = linear; "
+                    "step: x0.1 every --lr_decay_iters epochs; cosine; plateau is refused, see docs)")
+    add_option(train, "--lr_decay_iters", type=int, help="epochs between x0.1 steps of --lr_policy step (default 50)")
     add_option(train, "--epoch_count", type=int, help="number of the first epoch (default 1)")
     add_option(train, "--max-steps", type=int, help="stop after this many iterations in total")
     add_option(train, "--seed", type=int, help="random seed (default 0)")
     add_option(train, "--device", help="auto, cpu, cuda or mps (default auto)")
+    add_option(train, "--gpu_ids", help="the reference's: -1 = CPU, N = cuda:N (several GPUs: use torchrun)")
     add_option(train, "--precision", choices=["auto", "fp32", "bf16", "fp16"],
                help="arithmetic precision (default auto: the fastest that trains as well as fp32)")
     add_option(train, "--compile", choices=["auto", "on", "off"],
@@ -95,9 +108,17 @@ def build_parser() -> Parser:
     add_option(out, "--checkpoints_dir", help="where runs are saved (default ./checkpoints)")
     add_option(out, "--continue_train", "--resume", action="store_true", default=None,
                help="resume the run from its latest saved state")
-    add_option(out, "--save_latest_freq", type=int, help="iterations between saves of the latest state (default 5000)")
+    add_option(out, "--suffix", help="append _<suffix> to the run name, filled from the options: {netG}_size{load_size}")
+    add_option(out, "--epoch", help="the reference's; training resumes with --continue_train instead")
+    add_option(out, "--load_iter", type=int, help="the reference's; 0 only (resume with --continue_train)")
+    add_option(out, "--save_latest_freq", type=int,
+               help="steps between saves of the latest state (default 5000; the reference counts images)")
+    add_option(out, "--save_by_iter", action="store_true", default=None,
+               help="also keep iter_<step>_net_*.pth at every --save_latest_freq")
     add_option(out, "--save_epoch_freq", type=int, help="epochs between kept <epoch>_net_*.pth files (default 5)")
-    add_option(out, "--print_freq", type=int, help="iterations between loss-log lines (default 100)")
+    add_option(out, "--print_freq", type=int,
+               help="steps between loss-log lines (default 100; all *_freq options count steps, the reference images)")
+    add_option(out, "--verbose", action="store_true", default=None, help="print the networks and their sizes")
     add_option(out, "--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
 
     watch = p.add_argument_group("dashboard and report")
@@ -107,7 +128,11 @@ def build_parser() -> Parser:
     add_option(watch, "--display_server", help="visdom server (default http://localhost)")
     add_option(watch, "--display_port", type=int, help="visdom port (default 8097)")
     add_option(watch, "--display_env", help="visdom environment (default: the run name)")
-    add_option(watch, "--display_freq", type=int, help="iterations between dashboard updates (default 400)")
+    add_option(watch, "--display_freq", type=int, help="steps between dashboard updates (default 400)")
+    add_option(watch, "--display_id", type=int, help="the reference's: -1 or 0 = no dashboard")
+    add_option(watch, "--display_ncols", type=int, help="the reference's; accepted, no effect (one row per side)")
+    add_option(watch, "--display_winsize", type=int, help="the reference's; accepted, no effect")
+    add_option(watch, "--no_html", action="store_true", default=None, help="no HTML report under web/")
     add_option(watch, "--update_html_freq", type=int, help="iterations between HTML report updates (default 1000)")
     add_option(watch, "--use_wandb", action="store_true", default=None,
                help="also log to Weights & Biases (needs the [wandb] extra; WANDB_MODE=offline works offline)")

@@ -19,14 +19,18 @@ class TrainingData:
 
 
 def resolve_domains(data: DataConfig) -> tuple[Domain, Domain]:
+    """Domains A and B; with ``--direction BtoA`` they trade places, as in the reference (its G_A
+    then learns B -> A)."""
     if data.dataroot:
         if data.domainA or data.domainB:
             raise UserError("use either --dataroot or --domainA/--domainB, not both")
-        return resolve_dataroot(data.dataroot)
-    if not (data.domainA and data.domainB):
+        domains = resolve_dataroot(data.dataroot, data.phase)
+    elif not (data.domainA and data.domainB):
         raise UserError("name both domains: --domainA NAME --domainB NAME (or --dataroot DIR, or --demo)")
-    return (resolve_domain(data.domainA, data.datasets_dir, "--domainA"),
-            resolve_domain(data.domainB, data.datasets_dir, "--domainB"))
+    else:
+        domains = (resolve_domain(data.domainA, data.datasets_dir, "--domainA"),
+                   resolve_domain(data.domainB, data.datasets_dir, "--domainB"))
+    return domains[::-1] if data.direction == "BtoA" else domains
 
 
 def load_training_data(data: DataConfig) -> TrainingData:
@@ -34,7 +38,7 @@ def load_training_data(data: DataConfig) -> TrainingData:
     domain_A, domain_B = resolve_domains(data)
     sides = []
     for domain, option in ((domain_A, "--domainA"), (domain_B, "--domainB")):
-        paths = readable_images(train_images(domain, option), f"{option} {domain.train_dir}")
+        paths = readable_images(train_images(domain, option)[:data.max_dataset_size], f"{option} {domain.train_dir}")
         if not paths:
             raise UserError(f"{option}: none of the images in {domain.train_dir} can be read; "
                             "add .jpg/.png files that open in an image viewer")

@@ -19,11 +19,13 @@ def get_norm_layer(name: str) -> NormFactory:
     """instance: no affine, no running stats (the CycleGAN default); batch: affine + running stats."""
     if name == "instance":
         return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-    if name == "batch":
+    if name in ("batch", "syncbatch"):
+        # syncbatch (the reference's name) saves the same keys; under torchrun on GPUs the loop
+        # converts batch norm to SyncBatchNorm, which is what the reference's syncbatch means.
         return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
     if name == "none":
         return _identity
-    raise UserError(f"--norm {name!r} is not known; use instance, batch or none")
+    raise UserError(f"--norm {name!r} is not known; use instance, batch, syncbatch or none")
 
 
 def conv_bias_for(norm: NormFactory) -> bool:

@@ -43,9 +43,21 @@ from .registry import check_supported, model_entry
 from .rng import capture_rng_state, restore_rng_state
 
 
+LR_POLICIES = ("linear", "step", "cosine")   # the reference's, but plateau (see cyclegan/reference_options.py)
+
+
 def learning_rate(cfg: Config, epoch: int) -> float:
-    """Constant for n_epochs, then linear decay (the reference's 'linear' policy, per epoch)."""
+    """The rate of an epoch under --lr_policy, stepped per epoch as the reference steps it.
+
+    linear (default): constant for n_epochs, then linear decay to zero over n_epochs_decay.
+    step: times 0.1 every --lr_decay_iters epochs. cosine: the reference's cosine annealing with
+    a period of 2 x n_epochs (it reaches 0 after n_epochs, and rises again if training goes on).
+    """
     t = cfg.train
+    if t.lr_policy == "step":
+        return t.lr * 0.1 ** ((epoch - t.epoch_count) // t.lr_decay_iters)
+    if t.lr_policy == "cosine":
+        return t.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - t.epoch_count) / max(t.n_epochs, 1)))
     return t.lr * (1.0 - max(0, epoch - t.n_epochs) / float(t.n_epochs_decay + 1))
 
 
@@ -84,6 +96,10 @@ def validate(cfg: Config) -> None:
         (t.epoch_count >= 1, "--epoch_count must be at least 1"),
         (t.seed >= 0, "--seed must be >= 0"),
         (t.eval_freq >= 0, "--eval_freq must be >= 0 (0 = off)"),
+        (t.lr_policy in LR_POLICIES, f"--lr_policy {t.lr_policy}: choose one of {', '.join(LR_POLICIES)}"),
+        (t.lr_decay_iters >= 1, "--lr_decay_iters must be at least 1"),
+        (cfg.data.direction in ("AtoB", "BtoA"), f"--direction {cfg.data.direction}: use AtoB or BtoA"),
+        (cfg.data.max_dataset_size is None or cfg.data.max_dataset_size >= 1, "--max_dataset_size must be at least 1"),
     ]
     for ok, message in checks:
         if not ok:
@@ -174,6 +190,10 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
     compiled = entry.supports.compile and should_compile(t.compile, device, total_steps - progress.step)
     if compiled:
         model.compile_networks()
+    if is_main and t.verbose:  # the reference's --verbose: each network and its size
+        for name, net in model.nets.items():
+            print(f"[network {name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}",
+                  file=sys.stderr)
     if is_main and t.progress and entry.supports.precision:
         print(f"{run_dir.name}: {describe_precision(model.precision)}{', compiled' if compiled else ''}"
               f"{f', {dist_info.world_size} processes' if dist_info.enabled else ''}", file=sys.stderr)
@@ -220,6 +240,8 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                     break
                 if progress.step % t.save_latest_freq == 0:
                     save_state()
+                    if t.save_by_iter and is_main:   # the reference's iter_<N>_net_*.pth
+                        save_networks(f"iter_{progress.step}")
             if progress.batch >= n_batches:  # epoch complete
                 finished_epoch = progress.epoch
                 progress.epoch, progress.batch = progress.epoch + 1, 0
