@@ -43,3 +43,28 @@ def gradient_penalty(discriminator: nn.Module, real: Tensor, fake: Tensor,
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
     norms = grad.flatten(1).norm(2, dim=1)
     return weight * ((norms - 1.0) ** 2).mean()
+
+
+def patch_nce_loss(query: Tensor, key: Tensor, batch_size: int, temperature: float = 0.07,
+                   negatives_from_batch: bool = False) -> Tensor:
+    """PatchNCE (CUT, Park et al. 2020): each output patch must pick its own input patch out of the others.
+
+    ``query`` and ``key`` are (batch_size * P) x C unit vectors from ``PatchSampleF``: row i of
+    ``query`` (a patch of the output) and row i of ``key`` (the input patch at the same place)
+    are the positive pair; the other P - 1 key patches of the same image are the negatives (all
+    of the batch's with ``negatives_from_batch``). Returns the per-patch cross-entropy of
+    picking the positive among them at temperature ``temperature``; no gradient reaches ``key``.
+    """
+    key = key.detach()
+    rows, dim = query.shape
+    positive = (query * key).sum(dim=1, keepdim=True)                          # rows x 1
+    groups = 1 if negatives_from_batch else batch_size
+    q, k = query.view(groups, -1, dim), key.view(groups, -1, dim)             # groups x P x C
+    patches = q.shape[1]
+    negatives = torch.bmm(q, k.transpose(1, 2))                                # groups x P x P
+    # The diagonal is the positive itself: push it out of the negatives (the public code's -10).
+    itself = torch.eye(patches, dtype=torch.bool, device=query.device)[None]
+    negatives = negatives.masked_fill(itself, -10.0).view(-1, patches)         # rows x P
+    logits = torch.cat([positive, negatives], dim=1) / temperature             # rows x (1 + P)
+    target = torch.zeros(rows, dtype=torch.long, device=query.device)          # the positive is class 0
+    return F.cross_entropy(logits, target, reduction="none")

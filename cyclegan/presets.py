@@ -17,7 +17,7 @@ from .errors import UserError
 from .reference_options import apply_suffix, translate_reference_options
 from .runfolder import RunFolder
 from .train.loop import run_name
-from .train.registry import model_entry
+from .train.registry import resolve_model
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
 # minutes on a laptop CPU; any of these can still be overridden on the command line.
@@ -80,7 +80,7 @@ def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> Trai
 
 
 def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
-    entry = model_entry(given.get("model", "cyclegan"))
+    entry = resolve_model(given)   # --model (--CUT_mode), and no option of another model
     given["model"] = entry.name
     is_dcgan = entry.name == "dcgan"
     has_domains = bool(given.get("domainA") or given.get("domainB") or given.get("dataroot"))

@@ -18,6 +18,7 @@ from ..config import Config
 from ..data import load_training_data
 from ..data.single import load_single_domain
 from ..errors import UserError
+from .cut_step import CUT
 from .cyclegan_step import CycleGAN
 from .dcgan_step import DCGAN
 
@@ -58,6 +59,9 @@ class ModelEntry:
     # frames); empty for a model that makes images from noise.
     directions: dict[str, str] = field(default_factory=dict)
     aliases: tuple[str, ...] = ()
+    # Options of this model that some other model does not take: a run of a model that does not
+    # list an option refuses it in one line (``--nce_T is a --model cut option``).
+    options: tuple[str, ...] = ()
     finished_note: Callable[[Path], str] | None = None   # what cyclegan-train says after a run
 
     def drops_last(self, dataset_length: int, batch_size: int, world_size: int = 1) -> bool:
@@ -83,6 +87,10 @@ def register(entry: ModelEntry) -> ModelEntry:
     return entry
 
 
+def _pair_name(cfg: Config) -> str:
+    return _dataroot_name(cfg) or f"{_domain_name(cfg.data.domainA, 'A')}2{_domain_name(cfg.data.domainB, 'B')}"
+
+
 register(ModelEntry(
     name="cyclegan",
     aliases=("cycle_gan",),   # the reference's spelling
@@ -92,7 +100,36 @@ register(ModelEntry(
     f"{_domain_name(cfg.data.domainA, 'A')}2{_domain_name(cfg.data.domainB, 'B')}",
     supports=Supports(ddp=True, precision=True, compile=True),
     directions={"AtoB": "G_A", "BtoA": "G_B"},
+    options=("lambda_A", "lambda_B", "lambda_identity", "pool_size"),
 ))
+
+# CUT and FastCUT (Park et al. 2020) with the public code's options and defaults
+# (taesungp/contrastive-unpaired-translation: base, train and cut_model options; docs/CUT.md).
+# One model class; the two modes are presets. Flags given on the command line still win.
+CUT_OPTIONS = ("lambda_GAN", "lambda_NCE", "nce_idt", "nce_layers", "nce_includes_all_negatives_from_minibatch",
+               "netF", "netF_nc", "nce_T", "num_patches", "flip_equivariance", "no_antialias", "no_antialias_up")
+CUT_MODES = {"cut": "cut", "fastcut": "fastcut"}   # --CUT_mode (any case) -> model name
+
+
+def _cut_entry(name: str, defaults: dict[str, Any]) -> ModelEntry:
+    return ModelEntry(
+        name=name,
+        build=lambda cfg, device, rank: CUT(cfg, device, rank=rank),
+        dataset=lambda cfg: load_training_data(cfg.data).dataset,
+        # Named apart from a CycleGAN run on the same domains, so the two sit side by side.
+        run_name=lambda cfg: f"{_pair_name(cfg)}_{name}",
+        supports=Supports(ddp=True, precision=True),
+        directions={"AtoB": "G"},
+        options=CUT_OPTIONS,
+        # The public code: xavier init, lsgan, no history pool, Adam 2e-4 / 0.5, 286 -> 256 crops.
+        defaults={"init_type": "xavier", "init_gain": 0.02, "gan_mode": "lsgan", **defaults},
+    )
+
+
+register(_cut_entry("cut", {"n_epochs": 200, "n_epochs_decay": 200, "lambda_NCE": 1.0, "nce_idt": True,
+                            "flip_equivariance": False}))
+register(_cut_entry("fastcut", {"n_epochs": 150, "n_epochs_decay": 50, "lambda_NCE": 10.0, "nce_idt": False,
+                                "flip_equivariance": True}))
 
 # DCGAN follows the paper (Radford et al. 2016): 64x64 images, 100-d noise, 64-wide networks,
 # batch 128, Adam 2e-4 / beta1 0.5 at a constant rate. Flags given on the command line still win.
@@ -119,6 +156,28 @@ def model_entry(name: str) -> ModelEntry:
         if name == entry.name or name in entry.aliases:
             return entry
     raise UserError(f"--model {name}: choose one of {', '.join(MODELS)}")
+
+
+def resolve_model(given: dict[str, Any]) -> ModelEntry:
+    """The model the options name (``--model``, and ``--CUT_mode CUT|FastCUT`` with ``--model cut``, the
+    public code's spelling), refusing in one line an option that belongs to another model.
+    ``given`` holds only options the user gave; ``CUT_mode`` is taken out of it."""
+    entry = model_entry(given.get("model", "cyclegan"))
+    mode = given.pop("CUT_mode", None)
+    if mode is not None:
+        chosen = CUT_MODES.get(str(mode).lower())
+        if chosen is None:
+            raise UserError(f"--CUT_mode {mode}: choose CUT or FastCUT")
+        if entry.name not in CUT_MODES.values():
+            raise UserError(f"--CUT_mode is a --model cut option; --model {entry.name} has no modes")
+        if "model" in given and entry.name == "fastcut" and chosen == "cut":
+            raise UserError("--model fastcut --CUT_mode CUT: choose one (--model cut is CUT)")
+        entry = MODELS[chosen]
+    for option in given:
+        owners = [other.name for other in MODELS.values() if option in other.options]
+        if owners and option not in entry.options:
+            raise UserError(f"--{option} is a --model {'/'.join(owners)} option; --model {entry.name} trains without it")
+    return entry
 
 
 def model_names() -> list[str]:
