@@ -8,22 +8,38 @@ next to the untrained network (step 0) and the identity baseline (the untranslat
     python scripts/benchmark_quality.py --steps 300
     python scripts/benchmark_quality.py --minutes 2 --lr 5e-4 --batch-size 4 --precision bf16
     python scripts/benchmark_quality.py --steps 300 --json          # one JSON object
+    python scripts/benchmark_quality.py --recipe fast --threads 1 --steps 4200 --demo-size 64 --crop-size 64
+    python scripts/benchmark_quality.py --recipe paper --threads 1 --time-steps 5   # seconds per step only
+
+--recipe starts every setting from a cyclegan-train recipe (paper: the reference's CycleGAN,
+resnet_9blocks at width 64; fast: see cyclegan/presets.py); flags given win over it. Without
+--recipe the settings are this script's small defaults below. --time-steps N times N training
+steps (after one warm-up step) and prints seconds per step, nothing else: the protocol of
+docs/BENCHMARKS.md measures speed that way, in isolation, then trains a step budget (--steps),
+which gives the same result however loaded the machine is.
 
 Each run trains a fresh model in a new temporary folder (or --work-dir). Results go to
 docs/BENCHMARKS.md by hand: the script prints a markdown table row.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a checkout without installing
 
+import torch  # noqa: E402
+
 from cyclegan.cli.common import Parser, add_option, run_cli  # noqa: E402
+from cyclegan.config import Config  # noqa: E402
+from cyclegan.nets import GENERATORS, UPSAMPLING  # noqa: E402
+from cyclegan.presets import RECIPES, recipe_settings  # noqa: E402
 from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
-from cyclegan.train.known_answer import run_benchmark  # noqa: E402
+from cyclegan.train.known_answer import benchmark_config, run_benchmark  # noqa: E402
 
 PROG = "benchmark_quality"
 
@@ -34,15 +50,22 @@ def build_parser() -> Parser:
     budget = p.add_mutually_exclusive_group()
     add_option(budget, "--steps", type=int, help=f"training steps (default {d.steps}; half constant lr, half decay)")
     add_option(budget, "--minutes", type=float, help="train for this wall-clock budget instead (constant lr)")
-    add_option(p, "--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr:g})")
-    add_option(p, "--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    add_option(p, "--crop-size", type=int, default=d.crop_size, help=f"training crop (default {d.crop_size})")
-    add_option(p, "--lambda-identity", type=float, default=d.lambda_identity, help=f"default {d.lambda_identity:g}")
-    add_option(p, "--precision", choices=["auto", "fp32", "bf16", "fp16"], default=d.precision,
+    add_option(budget, "--time-steps", type=int, help="only time this many steps (after a warm-up step): s/step")
+    add_option(p, "--recipe", choices=list(RECIPES), help="start from a cyclegan-train recipe (default: the "
+               "script's own small settings below)")
+    add_option(p, "--threads", type=int, help="torch threads (default: the environment's; the protocol uses 1)")
+    add_option(p, "--lr", type=float, help=f"Adam learning rate (default {d.lr:g})")
+    add_option(p, "--batch-size", type=int, help=f"default {d.batch_size}")
+    add_option(p, "--crop-size", type=int, help=f"training crop (default {d.crop_size})")
+    add_option(p, "--lambda-identity", type=float, help=f"default {d.lambda_identity:g}")
+    add_option(p, "--precision", choices=["auto", "fp32", "bf16", "fp16"],
                help=f"sets the run's --precision (default {d.precision})")
-    add_option(p, "--netG", choices=["resnet_6blocks", "resnet_9blocks"], default=d.netG, help=f"default {d.netG}")
-    add_option(p, "--ngf", type=int, default=d.ngf, help=f"generator width (default {d.ngf})")
-    add_option(p, "--ndf", type=int, default=d.ndf, help=f"discriminator width (default {d.ndf})")
+    add_option(p, "--netG", choices=list(GENERATORS), help=f"default {d.netG}")
+    add_option(p, "--ngf", type=int, help=f"generator width (default {d.ngf})")
+    add_option(p, "--ndf", type=int, help=f"discriminator width (default {d.ndf})")
+    add_option(p, "--upsample", choices=list(UPSAMPLING), help=f"generator upsampling (default {d.upsample})")
+    add_option(p, "--ema", type=float, help="average of the generators' weights with this decay, saved and "
+               f"scored (default {d.ema:g} = off)")
     add_option(p, "--demo-size", type=int, default=d.demo_size, help=f"side of the demo images (default {d.demo_size})")
     add_option(p, "--n-train", type=int, default=d.n_train, help=f"training images per domain (default {d.n_train})")
     add_option(p, "--n-test", type=int, default=d.n_test, help=f"test images (default {d.n_test})")
@@ -59,12 +82,31 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, lambda: _run(args))
 
 
+RECIPE_FIELDS = ("netG", "ngf", "ndf", "upsample", "ema", "lr", "lambda_identity", "batch_size")
+
+
+def settings_from(args) -> BenchmarkSettings:
+    """The script's defaults, under the recipe's values (--recipe), under the flags given."""
+    values: dict = {}
+    if args.recipe is not None:
+        defaults = {**vars(Config().model), **vars(Config().data), **vars(Config().train)}
+        recipe = {**{f: defaults[f] for f in RECIPE_FIELDS}, **recipe_settings(args.recipe)}
+        values.update({f: recipe[f] for f in RECIPE_FIELDS}, recipe=args.recipe)
+    given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchmarkSettings)
+             if f.name not in ("steps", "minutes", "recipe") and getattr(args, f.name, None) is not None}
+    values.update(given)
+    if args.recipe is not None and set(given) & set(RECIPE_FIELDS):
+        values["recipe"] = f"{args.recipe}, " + ", ".join(f"{k} {given[k]}" for k in RECIPE_FIELDS if k in given)
+    steps = None if args.minutes is not None else (args.steps or BenchmarkSettings.steps)
+    return BenchmarkSettings(steps=steps, minutes=args.minutes, **values)
+
+
 def _run(args) -> int:
-    settings = BenchmarkSettings(
-        steps=None if args.minutes is not None else (args.steps or BenchmarkSettings.steps), minutes=args.minutes,
-        lr=args.lr, batch_size=args.batch_size, crop_size=args.crop_size, lambda_identity=args.lambda_identity,
-        precision=args.precision, netG=args.netG, ngf=args.ngf, ndf=args.ndf, demo_size=args.demo_size,
-        n_train=args.n_train, n_test=args.n_test, seed=args.seed, device=args.device)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    settings = settings_from(args)
+    if args.time_steps is not None:
+        return _time_steps(settings, args.time_steps, args.json)
     log = lambda message: print(f"{PROG}: {message}", file=sys.stderr)
     if args.work_dir:
         result = run_benchmark(settings, Path(args.work_dir), log)
@@ -83,6 +125,27 @@ def _run(args) -> int:
         print(TABLE_HEADER)
         print(TABLE_RULE)
     print(table_row(r))
+    return 0
+
+
+def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
+    """Seconds per training step of these settings, on random images of the benchmark's size."""
+    from cyclegan.train.cyclegan_step import CycleGAN
+    cfg = benchmark_config(s, Path("A"), Path("B"), Path("runs"))
+    model = CycleGAN(cfg, torch.device(s.device))
+    shape = (s.batch_size, 3, s.crop_size, s.crop_size)
+    a, b = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1
+    model.train_step(a, b)   # warm-up: first-call allocations and kernel choices
+    start = time.perf_counter()
+    for _ in range(n):
+        model.train_step(a, b)
+    seconds = (time.perf_counter() - start) / n
+    per_minute = 60.0 / seconds
+    if as_json:
+        print(json.dumps({"recipe": s.recipe, "seconds_per_step": seconds, "threads": torch.get_num_threads()}))
+    else:
+        print(f"{s.recipe}: {seconds:.3f} s/step on {torch.get_num_threads()} thread(s); 5 min = "
+              f"{round(5 * per_minute)} steps, 15 min = {round(15 * per_minute)} steps")
     return 0
 
 

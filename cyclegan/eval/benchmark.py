@@ -30,6 +30,10 @@ class BenchmarkSettings:
     netG: str = "resnet_6blocks"
     ngf: int = 16
     ndf: int = 16
+    upsample: str = "transpose"       # --upsample
+    ema: float = 0.0                  # --ema (0 = off)
+    recipe: str = "custom"            # the recipe the settings came from (recorded in the result)
+    threads: int | None = None        # torch threads (None: the environment's)
     demo_size: int = 96               # side of every demo image (train and test)
     n_train: int = 60
     n_test: int = 8

@@ -11,17 +11,26 @@ from torch import nn
 
 from ..errors import UserError
 from .discriminator import NLayerDiscriminator, PixelDiscriminator
-from .generator import ResnetBlock, ResnetGenerator
+from .generator import UPSAMPLING, ResnetBlock, ResnetGenerator, SkipResnetGenerator
 from .init import INIT_TYPES, init_weights, set_requires_grad
 from .norms import get_norm_layer
+from .unet import UNET_DEPTHS, UnetGenerator, UnetSkipBlock, unet_builder
 
 # Every constructor takes the same keyword arguments, so callers never branch on the name.
+# The skip_resnet_* generators are ours (input plus a learned change, the identity at step 0); the
+# reference has no such network, so its loaders and the key-based inference refuse them.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
-    "resnet_9blocks": lambda input_nc, output_nc, ngf, norm, use_dropout: ResnetGenerator(
-        input_nc, output_nc, ngf, n_blocks=9, norm=norm, use_dropout=use_dropout),
-    "resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout: ResnetGenerator(
-        input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout),
+    "resnet_9blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": ResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=9, norm=norm, use_dropout=use_dropout, upsample=upsample),
+    "resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": ResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout, upsample=upsample),
+    "skip_resnet_9blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": SkipResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=9, norm=norm, use_dropout=use_dropout, upsample=upsample),
+    "skip_resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": SkipResnetGenerator(
+        input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout, upsample=upsample),
+    **{name: unet_builder(num_downs) for name, num_downs in UNET_DEPTHS.items()},   # unet_128, unet_256
 }
+REFERENCE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", *UNET_DEPTHS)   # laid out key for key like the reference's
 
 # "basic" is the 70x70 PatchGAN at the default n_layers=3; "n_layers" is the reference's
 # spelling for the same network at another depth.
@@ -40,9 +49,12 @@ def _lookup(table: dict, name: str, option: str):
 
 
 def create_generator(name: str = "resnet_9blocks", *, input_nc: int = 3, output_nc: int = 3,
-                     ngf: int = 64, norm: str = "instance", use_dropout: bool = False) -> nn.Module:
+                     ngf: int = 64, norm: str = "instance", use_dropout: bool = False,
+                     upsample: str = "transpose") -> nn.Module:
     build = _lookup(GENERATORS, name, "--netG")
-    return build(input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout)
+    if upsample not in UPSAMPLING:
+        raise UserError(f"--upsample {upsample!r} is not known; use one of {', '.join(UPSAMPLING)}")
+    return build(input_nc, output_nc, ngf, get_norm_layer(norm), use_dropout, upsample)
 
 
 def create_discriminator(name: str = "basic", *, input_nc: int = 3, ndf: int = 64,
@@ -52,7 +64,7 @@ def create_discriminator(name: str = "basic", *, input_nc: int = 3, ndf: int = 6
 
 
 __all__ = [
-    "GENERATORS", "DISCRIMINATORS", "INIT_TYPES", "create_generator", "create_discriminator",
+    "GENERATORS", "REFERENCE_GENERATORS", "UPSAMPLING", "SkipResnetGenerator", "DISCRIMINATORS", "INIT_TYPES", "create_generator", "create_discriminator",
     "init_weights", "set_requires_grad", "get_norm_layer", "ResnetGenerator", "ResnetBlock", "NLayerDiscriminator",
-    "PixelDiscriminator",
+    "PixelDiscriminator", "UnetGenerator", "UnetSkipBlock", "UNET_DEPTHS",
 ]

@@ -6,6 +6,7 @@ from typing import Iterable
 from torch import nn
 
 from ..errors import UserError
+from .generator import ZeroInitConv2d
 
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 
@@ -20,7 +21,11 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
         raise UserError(f"--init_type {init_type!r} is not known; use one of {', '.join(INIT_TYPES)}")
 
     def init_module(m: nn.Module) -> None:
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        if isinstance(m, ZeroInitConv2d):   # a learned change that starts at nothing (skip generators)
+            nn.init.zeros_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             if init_type == "normal":
                 nn.init.normal_(m.weight, 0.0, gain)
             elif init_type == "xavier":

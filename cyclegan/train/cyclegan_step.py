@@ -21,6 +21,7 @@ from ..nets import create_discriminator, create_generator, init_weights, set_req
 from ..pool import ImagePool
 from ..precision import resolve_precision
 from .compile import compile_module
+from .ema import WeightAverage
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
@@ -28,7 +29,7 @@ LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"
 def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     m = cfg.model
     make = lambda in_nc, out_nc: create_generator(m.netG, input_nc=in_nc, output_nc=out_nc, ngf=m.ngf,
-                                                  norm=m.norm, use_dropout=m.use_dropout)
+                                                  norm=m.norm, use_dropout=m.use_dropout, upsample=m.upsample)
     return make(m.input_nc, m.output_nc), make(m.output_nc, m.input_nc)
 
 
@@ -120,6 +121,9 @@ class CycleGAN:
         self.fake_A_pool = ImagePool(t.pool_size, seed=pool_seed + 1)
         self.fake_B_pool = ImagePool(t.pool_size, seed=pool_seed + 2)
         self.visuals: Visuals | None = None
+        # --ema: averages of the generators' weights; they, not the raw weights, are saved and translated.
+        self.averages = {name: WeightAverage(net, t.ema) for name, net in (("G_A", G_A), ("G_B", G_B))} \
+            if t.ema > 0 else {}
 
     G_A = property(lambda self: self.generators.G_A)
     G_B = property(lambda self: self.generators.G_B)
@@ -127,8 +131,15 @@ class CycleGAN:
     D_B = property(lambda self: self.discriminators.D_B)
 
     @property
-    def nets(self) -> dict[str, nn.Module]:
+    def training_nets(self) -> dict[str, nn.Module]:
+        """The networks the optimisers update."""
         return {"G_A": self.G_A, "G_B": self.G_B, "D_A": self.D_A, "D_B": self.D_B}
+
+    @property
+    def nets(self) -> dict[str, nn.Module]:
+        """The networks a run saves and watchers translate with: with --ema, the averaged generators."""
+        averaged = {name: average.average for name, average in self.averages.items()}
+        return {**self.training_nets, **averaged}
 
     @property
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
@@ -183,7 +194,7 @@ class CycleGAN:
         layout = self.precision.memory_format
         real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
         real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
-        for net in self.nets.values():
+        for net in self.training_nets.values():
             net.train()
         # Networks run under autocast; every loss is computed in fp32 from fp32 copies.
         autocast = self.precision.autocast
@@ -220,6 +231,8 @@ class CycleGAN:
         self.scaler_D.scale(losses["D_A"] + losses["D_B"]).backward()
         self.scaler_D.step(self.optimizer_D)
         self.scaler_D.update()
+        for name, average in self.averages.items():
+            average.update(self.training_nets[name])
 
         self.visuals = Visuals(real_A.detach(), fake_B.detach(), rec_A.detach(),
                                None if idt_B is None else idt_B.detach(), real_B.detach(),
@@ -246,15 +259,24 @@ class CycleGAN:
     # -- training state --------------------------------------------------------------------
     def state_dict(self) -> dict:
         return {
-            "nets": {name: bare_state_dict(net) for name, net in self.nets.items()},
+            "nets": {name: bare_state_dict(net) for name, net in self.training_nets.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "pools": self.rank_state(),
             "grad_scalers": {"G": self.scaler_G.state_dict(), "D": self.scaler_D.state_dict()},
+            "averages": {name: average.state_dict() for name, average in self.averages.items()},
         }
 
     def load_state_dict(self, state: dict) -> None:
-        for name, net in self.nets.items():
+        for name, net in self.training_nets.items():
             unwrap(net).load_state_dict(state["nets"][name])
+        if state.get("averages") and not self.averages:
+            raise UserError("the saved state was trained with --ema (an average of the generators' weights); "
+                            "resume it with the same --ema")
+        for name, average in self.averages.items():
+            if name not in state.get("averages", {}):
+                raise UserError(f"the saved state has no weight average of {name}: it was trained without --ema; "
+                                "resume it without --ema (a resumed run keeps its settings)")
+            average.load_state_dict(state["averages"][name])
         for name, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][name])
         self.load_rank_state(state["pools"])

@@ -68,7 +68,8 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
 
 def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_dir: Path) -> Config:
     cfg = Config()
-    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = s.netG, s.ngf, s.ndf
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
+    cfg.train.ema = s.ema
     cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
     cfg.data.preprocess, cfg.data.load_size, cfg.data.crop_size = "crop", s.demo_size, s.crop_size
     cfg.data.batch_size, cfg.data.num_threads = s.batch_size, 0
