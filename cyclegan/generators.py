@@ -23,6 +23,8 @@ from .runfolder import RunFolder, check_tag, find_latest_run, parse_weights_name
 
 DIRECTIONS = ("AtoB", "BtoA")
 GENERATOR_NETS = ("G_A", "G_B", "G")        # CycleGAN's two, and a bare reference-style file's one
+# Runs of these models translate A -> B only, with G (train/registry.py declares {"AtoB": "G"}).
+ONE_SIDED_MODELS = ("cut", "fastcut")
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,8 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
             file_net = network
             if RunFolder(path.parent).has_config():
                 config_run = RunFolder(path.parent)
+        elif network == "G" and _one_sided(RunFolder(path.parent)):
+            config_run = RunFolder(path.parent)
         run_name = path.resolve().parent.name if network in GENERATOR_NETS else path.stem
 
     if file_net is not None:
@@ -93,16 +97,32 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
 
     if config_run is not None:
         cfg = config_run.read_config()
-        if cfg.model.model != "cyclegan":
+        one_sided = cfg.model.model in ONE_SIDED_MODELS
+        if one_sided and direction == "BtoA":
+            raise UserError(f"{config_run.path} is a --model {cfg.model.model} run: it translates A -> B only "
+                            "(one generator); drop --direction BtoA")
+        if cfg.model.model != "cyclegan" and not one_sided:
             raise UserError(f"{config_run.path} is a --model {cfg.model.model} run, not a translator; "
                             "use cyclegan-sample for DCGAN runs")
         m = cfg.model
         in_nc, out_nc = (m.input_nc, m.output_nc) if direction == "AtoB" else (m.output_nc, m.input_nc)
         spec, origin = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc), "config"
+        if one_sided:
+            spec = replace(spec, antialias=not m.no_antialias, antialias_up=not m.no_antialias_up)
     else:
         spec, origin = infer_generator_spec(load_torch_file(file_path), file_path), "keys"
     overrides = {k: v for k, v in (("netG", netG), ("norm", norm), ("ngf", ngf)) if v is not None}
     return GeneratorSource(file_path, run_name, direction, replace(spec, **overrides), origin)
+
+
+def _one_sided(run: RunFolder) -> bool:
+    return run.has_config() and run.read_config().model.model in ONE_SIDED_MODELS
+
+
+def run_directions(run: Path | str | RunFolder) -> tuple[str, ...]:
+    """The directions a run's generators translate: A -> B only for CUT and FastCUT runs."""
+    run = run if isinstance(run, RunFolder) else RunFolder(run)
+    return ("AtoB",) if _one_sided(run) else DIRECTIONS
 
 
 def _available_tags(run: RunFolder) -> str:

@@ -5,6 +5,7 @@ small CycleGAN on them, and scores the translated test images against their know
 """
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from pathlib import Path
@@ -24,6 +25,16 @@ except ImportError:  # a torch built without distributed support
         return fn
 
 PROG = "cyclegan-train"
+
+
+def yes_no(value: str) -> bool:
+    """The public CUT code's booleans: ``--nce_idt`` alone is true; ``--nce_idt false`` turns it off."""
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on", "t", "y"):
+        return True
+    if text in ("0", "false", "no", "off", "f", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {value!r}")
 
 
 def build_parser() -> Parser:
@@ -50,7 +61,8 @@ def build_parser() -> Parser:
 
     model = p.add_argument_group("model")
     add_option(model, "--model", choices=model_names(),
-               help="cyclegan (default) or dcgan: an unconditional baseline trained on --domainA")
+               help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
+                    "(Park et al. 2020); dcgan: an unconditional baseline trained on --domainA")
     add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks"], help="generator (default resnet_9blocks)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
@@ -102,6 +114,26 @@ def build_parser() -> Parser:
     add_option(train, "--dry-run", action="store_true", default=None,
                help="run a few steps end to end and stop (a smoke test)")
     add_option(train, "--eval_freq", type=int, help="iterations between KID evaluations on the test split (0 = off)")
+
+    cut = p.add_argument_group("CUT and FastCUT (--model cut | fastcut; the public code's options, docs/CUT.md)")
+    add_option(cut, "--CUT_mode", help="CUT or FastCUT: with --model cut, the same as --model cut | fastcut")
+    add_option(cut, "--lambda_GAN", type=float, help="adversarial loss weight (default 1)")
+    add_option(cut, "--lambda_NCE", type=float, help="PatchNCE weight (default 1 for CUT, 10 for FastCUT)")
+    add_option(cut, "--nce_idt", type=yes_no, nargs="?", const=True,
+               help="PatchNCE on B -> G(B) as well (default: on for CUT, off for FastCUT)")
+    add_option(cut, "--nce_layers", help="generator layers PatchNCE compares (default 0,4,8,12,16)")
+    add_option(cut, "--nce_includes_all_negatives_from_minibatch", type=yes_no, nargs="?", const=True,
+               help="negatives from every image of the batch, not only the same image (default off)")
+    add_option(cut, "--netF", choices=["mlp_sample", "sample"], help="patch projection (default mlp_sample)")
+    add_option(cut, "--netF_nc", type=int, help="projection width (default 256)")
+    add_option(cut, "--nce_T", type=float, help="PatchNCE temperature (default 0.07)")
+    add_option(cut, "--num_patches", type=int, help="patches per layer (default 256)")
+    add_option(cut, "--flip_equivariance", type=yes_no, nargs="?", const=True,
+               help="flip G's input at random, its features back (default: on for FastCUT, off for CUT)")
+    add_option(cut, "--no_antialias", action="store_true", default=None,
+               help="stride-2 convs instead of anti-aliased downsampling in G and D")
+    add_option(cut, "--no_antialias_up", action="store_true", default=None,
+               help="transposed convs instead of anti-aliased upsampling in G")
 
     out = p.add_argument_group("checkpoints and output")
     add_option(out, "--name", help="run name (default <domainA>2<domainB>)")

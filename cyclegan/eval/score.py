@@ -18,7 +18,7 @@ from tqdm import tqdm
 from ..data import resolve_domains
 from ..data.images import list_images, load_rgb, readable_images
 from ..errors import UserError
-from ..generators import load_generator
+from ..generators import load_generator, run_directions
 from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
 from ..runfolder import RunFolder
 from ..translate import Translator
@@ -171,7 +171,10 @@ def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: t
     run = RunFolder(run_dir)
     test_A, test_B = run_test_dirs(run)
     results = []
+    directions = run_directions(run)   # CUT and FastCUT runs translate A -> B only
     for direction, source_dir, real_dir in (("AtoB", test_A, test_B), ("BtoA", test_B, test_A)):
+        if direction not in directions:
+            continue
         translator = evaluation_translator(run, direction, epoch, device)
         sources = image_paths(source_dir, f"test split {direction[0]}")[:max_images]
         reals = image_paths(real_dir, f"test split {direction[-1]}")[:max_images]

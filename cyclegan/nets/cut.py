@@ -74,6 +74,9 @@ class AntialiasResnetGenerator(nn.Module):
     down-sampling convs, and the first and fifth residual blocks.
     """
 
+    size_multiple = 4   # sides the network takes (translate pads to it): two halvings
+    min_size = 8        # smaller sides reach the blocks at 1 pixel, too small for reflection padding
+
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 9,
                  norm: NormFactory | None = None, use_dropout: bool = False,
                  antialias: bool = True, antialias_up: bool = True):

@@ -19,6 +19,12 @@ ResNet generator keys, index by index (``ngf`` = width, ``b`` = residual blocks)
         .5.weight / .6.weight          second 3x3 conv (without / with dropout)
         .6.* / .7.*                    its norm (without / with dropout)
     model.(last).weight                output_nc x ngf x 7 x 7: the output conv
+
+CUT's generators (the public CUT code, anti-aliased by default; ``nets/cut.py``) put a fixed blur
+after each down-sampling conv and before each up-sampling conv: ``model.7.filt`` and
+``model.11.filt`` (C x 1 x 3 x 3) before the blocks, which then start at ``model.12``, and
+``model.(12+b).filt`` / ``model.(16+b).filt`` (C x 1 x 4 x 4) after them. Their presence says
+``antialias`` / ``antialias_up``; everything else is read as above.
 """
 from __future__ import annotations
 
@@ -41,8 +47,18 @@ class GeneratorSpec:
     use_dropout: bool = False
     input_nc: int = 3
     output_nc: int = 3
+    antialias: bool = False          # CUT's blur-downsampling (the public CUT code's default)
+    antialias_up: bool = False       # CUT's blur-upsampling
 
     def build(self) -> nn.Module:
+        if self.antialias or self.antialias_up:   # a CUT generator (nets/cut.py); else CycleGAN's layout
+            from .cut import create_cut_generator
+            blocks = {"resnet_9blocks": 9, "resnet_6blocks": 6}.get(self.netG)
+            if blocks is None:
+                raise UserError(f"--netG {self.netG}: anti-aliased (CUT) generators are resnet_9blocks or resnet_6blocks")
+            return create_cut_generator(blocks, input_nc=self.input_nc, output_nc=self.output_nc, ngf=self.ngf,
+                                        norm=self.norm, use_dropout=self.use_dropout, antialias=self.antialias,
+                                        antialias_up=self.antialias_up)
         return create_generator(self.netG, input_nc=self.input_nc, output_nc=self.output_nc, ngf=self.ngf,
                                 norm=self.norm, use_dropout=self.use_dropout)
 
@@ -80,5 +96,9 @@ def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSp
              if k.count(".") == 2 and k.endswith(".weight") and v.dim() == 4]
     output_nc = max(convs, key=lambda c: c[0])[1].shape[0]
     norm = "batch" if "model.2.weight" in keys else "instance"
+    # CUT's anti-aliased layout: fixed blur filters (``filt`` buffers) before the residual blocks
+    # (downsampling) and after them (upsampling).
+    blurs = [int(k.split(".")[1]) for k in keys if k.count(".") == 2 and k.endswith(".filt")]
     return GeneratorSpec(netG=netG, ngf=first.shape[0], norm=norm, use_dropout=all(with_dropout),
-                         input_nc=first.shape[1], output_nc=output_nc)
+                         input_nc=first.shape[1], output_nc=output_nc,
+                         antialias=any(i < blocks[0] for i in blurs), antialias_up=any(i > blocks[-1] for i in blurs))
