@@ -22,6 +22,8 @@ import fcntl
 import json
 import os
 import re
+import types
+import typing
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,11 +311,62 @@ def read_config_file(path: Path) -> Config:
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{path} is not valid JSON ({exc}); restore it or start the run again") from None
     if not isinstance(data, dict):
-        raise UserError(f"{path} should hold a JSON object of settings, not {type(data).__name__}")
+        raise UserError(f"{path} should hold a JSON object of settings, not {_json_type(data)}")
+    _check_setting_types(data, path)
     try:
         return Config.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise UserError(f"{path} has settings this version cannot use ({exc})") from None
+
+
+def _json_type(value) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
+             float: "a number", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _fits(value, hint) -> bool:
+    """Whether a JSON value fits a settings field's type (int, float, str, bool, X | None, lists)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if hint in (list, tuple) or typing.get_origin(hint) in (list, tuple):
+        return isinstance(value, list)
+    if hint is dict or typing.get_origin(hint) is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _type_words(hint) -> str:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return " or ".join(_type_words(arg) for arg in typing.get_args(hint))
+    return {int: "a whole number", float: "a number", str: "a string", bool: "true or false",
+            type(None): "null"}.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+def _check_setting_types(data: dict, path: Path) -> None:
+    """Each section an object, each known setting of its field's type: one line naming the first that is not."""
+    for section, kind in typing.get_type_hints(Config).items():
+        values = data.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise UserError(f"{path}: \"{section}\" should be a JSON object of settings, not {_json_type(values)}; "
+                            "restore the file or start the run again")
+        hints = typing.get_type_hints(kind)
+        for key, value in values.items():
+            if key in hints and not _fits(value, hints[key]):
+                raise UserError(f"{path}: {section}.{key} is {json.dumps(value)[:60]}, which should be "
+                                f"{_type_words(hints[key])}; fix it or start the run again")
 
 
 def find_latest_run(checkpoints_dir: Path | str = "checkpoints", generator: str = "G_A") -> RunFolder:

@@ -4,8 +4,8 @@
     translate = Translator.from_checkpoint("checkpoints/forest2abstract", direction="AtoB")
     painting = translate(Image.open("photo.jpg"))          # PIL in, PIL out, any size
 
-Full resolution: an image is reflection-padded to a multiple of 4, translated whole and cropped
-back. Images with a side above ``tile`` pixels are translated in overlapping tiles whose
+Full resolution: an image is reflection-padded to the network's multiple (4 for a ResNet,
+2**num_downs for a U-Net: ``network_geometry``), translated whole and cropped back. Images with a side above ``tile`` pixels are translated in overlapping tiles whose
 outputs are blended with a smooth (sin^2) window, so memory is bounded by the tile size.
 
 Instance norm normalises with statistics of the whole image, so tiles normalised on their own
@@ -41,11 +41,26 @@ from .generators import GeneratorSource, build_generator, resolve_generator
 from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
 from .precision import resolve_precision
 
-MULTIPLE = 4                        # the generator downsamples twice
+MULTIPLE = 4                        # a ResNet generator downsamples twice (a U-Net declares its own)
+MIN_SIZE = 8                        # a ResNet generator's smallest side (see ResnetGenerator.min_size)
 # Peak activation memory of a ResNet generator measured here: about 16 bytes per pixel per ngf
 # (fp32, inference mode), plus a fixed part. The default tile keeps it near 1.25 GiB, which
 # with the whole-image buffers keeps a 12-megapixel translation under about 2 GB.
 ACTIVATION_BUDGET = 1.25 * 2 ** 30
+
+
+def network_geometry(generator: nn.Module) -> tuple[int, int, int, int]:
+    """(size_multiple, min_size, ngf, input_nc) of a generator, read from what it declares.
+
+    ``size_multiple``: sides the network takes (4 for a ResNet, 2**num_downs for a U-Net);
+    ``min_size``: the smallest side it can translate. Both default to the ResNet's. ngf and
+    input channels come from the first convolution (every generator starts with one).
+    """
+    first = next((m for m in generator.modules() if isinstance(m, nn.Conv2d)), None)
+    ngf = first.out_channels if first is not None else 64
+    input_nc = first.in_channels if first is not None else 3
+    return (int(getattr(generator, "size_multiple", MULTIPLE)), int(getattr(generator, "min_size", MIN_SIZE)),
+            ngf, input_nc)
 
 
 def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> Tensor:
@@ -76,15 +91,15 @@ class Span:
     ramp_after: int
 
 
-def plan_axis(length: int, tile: int, overlap: int) -> list[Span]:
-    """Tiles of ``tile`` pixels along one axis, starts on multiples of 4, overlapping by >= ~overlap."""
+def plan_axis(length: int, tile: int, overlap: int, multiple: int = MULTIPLE) -> list[Span]:
+    """Tiles of ``tile`` pixels along one axis, starts on multiples of ``multiple``, overlapping by >= ~overlap."""
     if length <= tile:
         return [Span(0, length, 0, length, 0, 0)]
     count = math.ceil((length - overlap) / (tile - overlap))
-    starts = [(i * (length - tile) // (count - 1)) // MULTIPLE * MULTIPLE for i in range(count)]
+    starts = [(i * (length - tile) // (count - 1)) // multiple * multiple for i in range(count)]
     starts[-1] = length - tile
     # The boundary between two cores sits in the middle of their overlap.
-    bounds = [0] + [(starts[i + 1] + starts[i] + tile) // 2 // MULTIPLE * MULTIPLE for i in range(count - 1)] + [length]
+    bounds = [0] + [(starts[i + 1] + starts[i] + tile) // 2 // multiple * multiple for i in range(count - 1)] + [length]
     return [Span(s, tile, bounds[i], bounds[i + 1],
                  starts[i - 1] + tile - s if i else 0,
                  s + tile - starts[i + 1] if i + 1 < count else 0)
@@ -195,11 +210,12 @@ class Translator:
                  progress: bool = False, tiling: bool = True):
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
-        ngf = getattr(generator.model[1], "out_channels", 64) if hasattr(generator, "model") else 64
-        self.tile = tile if tile is not None else default_tile(ngf)
-        if self.tile < 32 or self.tile % MULTIPLE:
-            raise UserError(f"--tile {self.tile}: use a multiple of {MULTIPLE}, at least 32")
-        overlap = tile_overlap if tile_overlap is not None else self.tile // 4 // MULTIPLE * MULTIPLE
+        self.multiple, self.min_size, ngf, self.input_nc = network_geometry(generator)
+        multiple = self.multiple
+        self.tile = tile if tile is not None else max(multiple, default_tile(ngf) // multiple * multiple)
+        if self.tile < max(32, multiple) or self.tile % multiple:
+            raise UserError(f"--tile {self.tile}: use a multiple of {multiple}, at least {max(32, multiple)}")
+        overlap = tile_overlap if tile_overlap is not None else self.tile // 4 // multiple * multiple
         if not 0 <= overlap <= self.tile // 2:
             raise UserError(f"--tile-overlap {overlap}: use 0 to half the tile ({self.tile // 2})")
         self.tile_overlap = overlap
@@ -207,8 +223,9 @@ class Translator:
             raise UserError(f"--tile-stats {tile_stats!r}: use exact or fast")
         if batch_size < 1:
             raise UserError(f"--batch-size {batch_size} must be at least 1")
-        if size is not None and size < MULTIPLE:
-            raise UserError(f"--size {size} is too small; use at least {MULTIPLE}")
+        if size is not None and size < self.min_size:
+            raise UserError(f"--size {size} is too small: this generator needs images of at least "
+                            f"{self.min_size} x {self.min_size} pixels; use --size {self.min_size} or more")
         self.tile_stats, self.batch_size, self.size = tile_stats, batch_size, size
         self.direction, self.name, self.progress, self.tiling = direction, name, progress, tiling
         self.source: GeneratorSource | None = None     # set by from_checkpoint
@@ -217,7 +234,6 @@ class Translator:
         if self.precision.channels_last:
             generator = generator.to(self.device, memory_format=torch.channels_last)
         self.generator = generator.to(self.device).eval()
-        self.input_nc = getattr(generator.model[1], "in_channels", 3) if hasattr(generator, "model") else 3
         self.tiles_run = 0          # network calls on tiles, for callers that want to know
 
     @classmethod
@@ -276,12 +292,25 @@ class Translator:
         if x.dim() != 4:
             raise UserError(f"expected an N x C x H x W tensor, got shape {tuple(x.shape)}")
         height, width = x.shape[-2:]
-        padded = pad_to_multiple(x.float())
+        self.check_size(width, height)
+        padded = pad_to_multiple(x.float(), self.multiple)
         if not self.tiling or max(padded.shape[-2:]) <= self.tile:
             y = self._forward(padded)
         else:
             y = torch.cat([self._tiled(padded[i:i + 1].cpu()) for i in range(padded.shape[0])])
         return y[..., :height, :width].to(x.device)
+
+    def too_small(self, width: int, height: int) -> str | None:
+        """Why an image of this size cannot be translated (None when it can)."""
+        if min(width, height) >= self.min_size:
+            return None
+        return (f"{width} x {height} pixels is too small: this generator needs at least "
+                f"{self.min_size} x {self.min_size} (enlarge it, e.g. with --size {self.min_size})")
+
+    def check_size(self, width: int, height: int) -> None:
+        why = self.too_small(width, height)
+        if why:
+            raise UserError(why)
 
     # ----- internals
 
@@ -294,8 +323,8 @@ class Translator:
     def _tiled(self, image: Tensor) -> Tensor:
         """One padded 1 x C x H x W image (on the CPU) in tiles; the blended result on the CPU."""
         _, _, height, width = image.shape
-        rows = plan_axis(height, self.tile, self.tile_overlap)
-        cols = plan_axis(width, self.tile, self.tile_overlap)
+        rows = plan_axis(height, self.tile, self.tile_overlap, self.multiple)
+        cols = plan_axis(width, self.tile, self.tile_overlap, self.multiple)
         with _fixed_stats_norms(self.generator) as norms:
             if norms:
                 self._measure_statistics(image, norms, rows, cols)
@@ -315,8 +344,9 @@ class Translator:
         """Whole-image instance-norm statistics without ever holding the whole image's activations."""
         _, _, height, width = image.shape
         scale = self.tile / max(height, width)
-        small = (max(MULTIPLE, round(height * scale / MULTIPLE) * MULTIPLE),
-                 max(MULTIPLE, round(width * scale / MULTIPLE) * MULTIPLE))
+        m = -(-max(self.multiple, self.min_size) // self.multiple) * self.multiple   # smallest side it takes
+        small = (max(m, round(height * scale / self.multiple) * self.multiple),
+                 max(m, round(width * scale / self.multiple) * self.multiple))
         for norm in norms:
             norm.mode = "measure"
         call_order = norms[0].call_order

@@ -112,6 +112,18 @@ def check_output_folder(output: Path) -> None:
         raise UserError(f"--output {output} is not writable ({exc.strerror or exc}); choose another folder") from None
 
 
+def refuse_input_overwrite(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """No output may be one of the inputs (``--output`` = the input folder, same format): even
+    with --overwrite, translating must never replace the photos it reads."""
+    sources = {Path(p).resolve() for p in inputs}
+    for target in outputs:
+        clash = target.resolve() in sources or (target.exists() and any(
+            os.path.samefile(target, source) for source in sources if source.name.lower() == target.name.lower()))
+        if clash:
+            raise UserError(f"{target} is one of the input images; translating would replace it "
+                            "(even with --overwrite): choose another --output folder")
+
+
 def default_output(run_name: str) -> Path:
     return Path(RESULTS_DIR) / run_name
 
@@ -124,6 +136,7 @@ def plan_files(inputs: Sequence[str | Path], output: str | Path, fmt: str = "png
     paths = expand_inputs(inputs, recursive)
     output = Path(output).expanduser()
     outputs, notes = plan_outputs(paths, output, fmt)
+    refuse_input_overwrite(paths, outputs)
     existing = [p for p in outputs if p.exists()]
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
@@ -181,6 +194,11 @@ def translate_files(translator: Translator, inputs: Sequence[str | Path] | FileP
                     image = upright(opened)  # decodes fully; upright from here on
             except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
                 skip(source, f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})")
+                bar.update(1)
+                continue
+            too_small = translator.too_small(*image.size) if translator.size is None else None
+            if too_small:
+                skip(source, too_small)
                 bar.update(1)
                 continue
             if batch and (image.size != batch[0][2].size or len(batch) >= translator.batch_size):

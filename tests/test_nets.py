@@ -130,7 +130,7 @@ def test_init_types(init_type):
 
 def test_unknown_names_are_user_errors():
     with pytest.raises(UserError, match="--netG"):
-        create_generator("unet_256")
+        create_generator("unet_512")
     with pytest.raises(UserError, match="--netD"):
         create_discriminator("huge")
     with pytest.raises(UserError, match="--norm"):

@@ -25,6 +25,9 @@ after each down-sampling conv and before each up-sampling conv: ``model.7.filt``
 ``model.11.filt`` (C x 1 x 3 x 3) before the blocks, which then start at ``model.12``, and
 ``model.(12+b).filt`` / ``model.(16+b).filt`` (C x 1 x 4 x 4) after them. Their presence says
 ``antialias`` / ``antialias_up``; everything else is read as above.
+
+U-Net generators (``unet_128``, ``unet_256``) nest their levels instead: ``model.model.0.weight``
+(ngf x input_nc x 4 x 4) is their first conv; ``_infer_unet_spec`` reads the rest.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from torch import Tensor, nn
 from ..checkpoint import strip_wrapper_prefixes
 from ..errors import UserError
 from . import GENERATORS, create_generator
+from .unet import UNET_DEPTHS
 
 
 @dataclass(frozen=True)
@@ -80,10 +84,12 @@ def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSp
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path} is not a generator's weights (expected a state_dict of tensors)")
     keys = {strip_wrapper_prefixes(k): v for k, v in state.items()}
+    if _is_conv_weight(keys, "model.model.0.weight"):
+        return _infer_unet_spec(keys, path)
     first = keys.get("model.1.weight")
     if first is None or first.dim() != 4:
-        raise UserError(f"cannot tell the architecture of {path} from its keys (no model.1.weight); "
-                        "it is not a ResNet generator in the reference layout")
+        raise UserError(f"cannot tell the architecture of {path} from its keys (no model.1.weight or "
+                        "model.model.0.weight); it is not a ResNet or U-Net generator in the reference layout")
     blocks = sorted({int(k.split(".")[1]) for k in keys if ".conv_block." in k})
     netG = f"resnet_{len(blocks)}blocks"
     if netG not in GENERATORS:
@@ -102,3 +108,29 @@ def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSp
     return GeneratorSpec(netG=netG, ngf=first.shape[0], norm=norm, use_dropout=all(with_dropout),
                          input_nc=first.shape[1], output_nc=output_nc,
                          antialias=any(i < blocks[0] for i in blurs), antialias_up=any(i > blocks[-1] for i in blurs))
+
+
+def _infer_unet_spec(keys: dict[str, Tensor], path: Path | str) -> GeneratorSpec:
+    """A U-Net's architecture from its keys (layout in ``nets/unet.py``).
+
+    Depth: the innermost level's keys are the most deeply nested, ``model.`` once per level plus
+    once for the generator (``model.model.1.model.3 ... model.1.weight``). Width and input
+    channels: the outermost down convolution ``model.model.0`` (ngf x input_nc x 4 x 4); output
+    channels: the outermost transposed convolution ``model.model.3`` (2ngf x output_nc x 4 x 4).
+    Batch norm: the first level's norm ``model.model.1.model.2`` has a ``weight``. Dropout sits
+    last in its levels and adds no keys, so it cannot be read (nor does it matter for loading:
+    translation runs the network in eval mode, where dropout does nothing); it is reported off.
+    """
+    first = keys["model.model.0.weight"]
+    last = keys.get("model.model.3.weight")
+    if last is None or last.dim() != 4:
+        raise UserError(f"{path}: no outermost transposed convolution (model.model.3.weight); "
+                        "it is not a U-Net generator in the reference layout")
+    num_downs = max(k.split(".").count("model") for k in keys) - 1
+    names = {depth: name for name, depth in UNET_DEPTHS.items()}
+    if num_downs not in names:
+        raise UserError(f"{path} is a U-Net with {num_downs} levels; known U-Nets: "
+                        + ", ".join(f"{name} ({depth} levels)" for name, depth in UNET_DEPTHS.items()))
+    norm = "batch" if "model.model.1.model.2.weight" in keys else "instance"
+    return GeneratorSpec(netG=names[num_downs], ngf=first.shape[0], norm=norm, use_dropout=False,
+                         input_nc=first.shape[1], output_nc=last.shape[1])
