@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 from ..config import Config
 from ..errors import UserError
 from .domains import Domain, resolve_domain, train_images
-from .images import load_rgb, readable_images
+from .images import load_rgb, readable_images, shown
 from .unaligned import DEFAULT_CACHE_BYTES, DecodedCache, load_with_fallback
 
 
@@ -70,9 +70,9 @@ def resolve_single_domain(cfg: Config) -> Domain:
     if d.dataroot:  # the reference layout: DCGAN learns trainA
         root = Path(d.dataroot).expanduser()
         if not (root / "trainA").is_dir():
-            raise UserError(f"--dataroot {d.dataroot}: no trainA/ folder to train the DCGAN on")
+            raise UserError(f"--dataroot {shown(d.dataroot)}: no trainA/ folder to train the DCGAN on")
         test = root / "testA"
-        return Domain(f"{root.name}A", root, root / "trainA", test if test.is_dir() else None)
+        return Domain(f"{shown(root.name)}A", root, root / "trainA", test if test.is_dir() else None)
     raise UserError("--model dcgan needs the domain to learn: --domainA NAME (a name under "
                     "--datasets-dir, or a folder of images)")
 
@@ -80,9 +80,9 @@ def resolve_single_domain(cfg: Config) -> Domain:
 def load_single_domain(cfg: Config) -> SingleDomainDataset:
     """Domain A's training images as a DCGAN training set."""
     domain = resolve_single_domain(cfg)
-    paths = readable_images(train_images(domain, "--domainA"), f"--domainA {domain.train_dir}")
+    paths = readable_images(train_images(domain, "--domainA"), f"--domainA {shown(domain.train_dir)}")
     if not paths:
-        raise UserError(f"--domainA: none of the images in {domain.train_dir} can be read; "
+        raise UserError(f"--domainA: none of the images in {shown(domain.train_dir)} can be read; "
                         "add .jpg/.png files that open in an image viewer")
     if cfg.data.batch_size < 1:
         raise UserError(f"--batch_size {cfg.data.batch_size} must be at least 1")
