@@ -305,12 +305,12 @@ class Translator:
         if min(width, height) >= self.min_size:
             return None
         return (f"{width} x {height} pixels is too small: this generator needs at least "
-                f"{self.min_size} x {self.min_size} (enlarge it, e.g. with --size {self.min_size})")
+                f"{self.min_size} x {self.min_size}")
 
     def check_size(self, width: int, height: int) -> None:
         why = self.too_small(width, height)
         if why:
-            raise UserError(why)
+            raise UserError(f"{why}; enlarge the image first")
 
     # ----- internals
 

@@ -198,7 +198,7 @@ def translate_files(translator: Translator, inputs: Sequence[str | Path] | FileP
                 continue
             too_small = translator.too_small(*image.size) if translator.size is None else None
             if too_small:
-                skip(source, too_small)
+                skip(source, f"{too_small} (enlarge it, e.g. with --size {translator.min_size})")
                 bar.update(1)
                 continue
             if batch and (image.size != batch[0][2].size or len(batch) >= translator.batch_size):

@@ -63,7 +63,8 @@ def build_parser() -> Parser:
     add_option(model, "--model", choices=model_names(),
                help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
                     "(Park et al. 2020); dcgan: an unconditional baseline trained on --domainA")
-    add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks"], help="generator (default resnet_9blocks)")
+    add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128"],
+               help="generator (default resnet_9blocks; unet_* take sides that are multiples of 256/128)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
     add_option(model, "--ngf", type=int, help="generator width (default 64)")
