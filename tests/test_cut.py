@@ -1,6 +1,9 @@
 """CUT and FastCUT: PatchNCE, the networks' checkpoint layout, training, exact resume, refusals,
 and translating / exporting / evaluating a CUT run. Tiny networks (ngf 8, 32x32)."""
 import math
+import os
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -223,11 +226,11 @@ def weights(run_dir):
 @pytest.mark.parametrize("model", ["cut", "fastcut"])
 def test_a_resumed_run_is_bit_identical_to_a_straight_one(photo_domains, tmp_path, model):
     _, A, B = photo_domains
-    straight = run_training(plan_training(options(A, B, tmp_path / "a", model=model, max_steps=8)).config)
-    run_training(plan_training(options(A, B, tmp_path / "b", model=model, max_steps=5)).config)
-    split = run_training(plan_training(options(A, B, tmp_path / "b", model=model, max_steps=8,
+    straight = run_training(plan_training(options(A, B, tmp_path / "a", model=model, max_steps=6)).config)
+    run_training(plan_training(options(A, B, tmp_path / "b", model=model, max_steps=3)).config)
+    split = run_training(plan_training(options(A, B, tmp_path / "b", model=model, max_steps=6,
                                                continue_train=True)).config)
-    assert split.step == straight.step == 8
+    assert split.step == straight.step == 6
     ours, theirs = weights(straight.run_dir), weights(split.run_dir)
     for net in ours:
         for key in ours[net]:
@@ -263,3 +266,30 @@ def test_a_cut_run_exports(cut_run, tmp_path):
 def test_a_cut_run_is_evaluated_a_to_b(cut_run):
     scores = score_run(cut_run, None, torch.device("cpu"), progress=False)
     assert [s.direction for s in scores] == ["AtoB"]
+
+
+# -- torchrun ---------------------------------------------------------------------------------
+
+@pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
+def test_two_processes_train_cut_with_identical_weights_on_both_ranks(photo_domains, tmp_path):
+    _, A, B = photo_domains
+    debug = tmp_path / "debug"
+    debug.mkdir()
+    env = {**os.environ, "CYCLEGAN_DEBUG_DIR": str(debug), "OMP_NUM_THREADS": "1"}
+    args = ["--model", "cut", "--domainA", str(A), "--domainB", str(B), "--checkpoints_dir", str(tmp_path / "runs"),
+            "--name", "ddp", "--ngf", "8", "--ndf", "8", "--netG", "resnet_6blocks", "--load_size", "36",
+            "--crop_size", "32", "--num_threads", "0", "--no-progress", "--precision", "fp32", "--display", "none",
+            "--num_patches", "64", "--netF_nc", "64", "--batch_size", "2", "--max-steps", "3"]
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          "-m", "cyclegan.cli.train", *args], capture_output=True, text=True, timeout=600, env=env)
+    assert run.returncode == 0, run.stderr[-3000:]
+    hashes = [(debug / f"weights_rank{r}.sha256").read_text() for r in (0, 1)]
+    assert hashes[0] == hashes[1]
+    state = load_torch_file(tmp_path / "runs" / "ddp" / "latest_state.pth")
+    assert state["world_size"] == 2 and state["progress"]["step"] == 3
+    # Each rank drew its own patch positions.
+    assert not torch.equal(state["ranks"][0]["pools"]["sampler"], state["ranks"][1]["pools"]["sampler"])
+    for net in ("G", "D", "F"):
+        assert not any(k.startswith("module.") for k in load_torch_file(tmp_path / "runs" / "ddp" / f"latest_net_{net}.pth"))
+    translator = Translator.from_checkpoint(tmp_path / "runs" / "ddp", device="cpu", precision="fp32")
+    assert translator(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
