@@ -30,7 +30,13 @@ def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     m = cfg.model
     make = lambda in_nc, out_nc: create_generator(m.netG, input_nc=in_nc, output_nc=out_nc, ngf=m.ngf,
                                                   norm=m.norm, use_dropout=m.use_dropout, upsample=m.upsample)
-    return make(m.input_nc, m.output_nc), make(m.output_nc, m.input_nc)
+    G_A, G_B = make(m.input_nc, m.output_nc), make(m.output_nc, m.input_nc)
+    multiple, d = getattr(G_A, "size_multiple", 4), cfg.data   # a U-Net's: 2**num_downs
+    if multiple > 4 and ("crop" not in d.preprocess or d.crop_size % multiple):
+        raise UserError(f"--netG {m.netG} trains on sides that are multiples of {multiple}: use --crop_size "
+                        f"{multiple} (or a multiple of it) with a --preprocess that crops (now --preprocess "
+                        f"{d.preprocess} --crop_size {d.crop_size})")
+    return G_A, G_B
 
 
 def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
