@@ -186,3 +186,31 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(photo_domains, tmp_pat
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted at step" in out
     assert load_torch_file(runs / "term" / "latest_state.pth")["progress"]["step"] >= 3
+
+
+def test_the_memory_estimate_grows_with_the_square_of_the_size_and_names_a_size_that_fits():
+    from cyclegan.config import Config
+    from cyclegan.train.cyclegan_step import CycleGAN
+    from cyclegan.train.memory import check_step_fits, step_bytes
+    cfg = Config()
+    cfg.model.ngf = cfg.model.ndf = 8
+    model = CycleGAN(cfg, torch.device("cpu"))
+    passes = model_entry("cyclegan").activation_passes
+    small, large = (step_bytes(model.nets, passes, 3, size, 1) for size in (64, 128))
+    params = 16 * sum(p.numel() for net in model.nets.values() for p in net.parameters())
+    assert (large - params) == pytest.approx(4 * (small - params), rel=0.05)
+    assert check_step_fits(model.nets, passes, 3, 64, 1, torch.device("cpu"), available=large) == small
+    with pytest.raises(UserError, match=r"--crop_size 512 with --batch_size 2 needs about .* GiB .* "
+                                        r"--crop_size \d+ fits, or lower --batch_size"):
+        check_step_fits(model.nets, passes, 3, 512, 2, torch.device("cpu"), available=large)
+
+
+def test_a_crop_too_large_for_this_machine_is_refused_before_training(photo_domains, tmp_path):
+    A, B = small_domains(photo_domains, tmp_path)
+    done = subprocess.run([*CLI, "--domainA", str(A), "--domainB", str(B), "--checkpoints_dir", str(tmp_path / "runs"),
+                           "--load_size", "8000", "--crop_size", "8000", "--max-steps", "1", "--num_threads", "0",
+                           "--no-progress", "--display", "none"],
+                          cwd=tmp_path, capture_output=True, text=True, env=ENV, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "--crop_size 8000 with --batch_size 1 needs about" in done.stderr and "fits" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and not (tmp_path / "runs").exists()

@@ -1,8 +1,10 @@
 """``run_training(config, events)``: the training loop, read top to bottom.
 
-Per epoch: set the learning rate, run the steps, log the losses, save. A full training state
-is saved every --save_latest_freq iterations, at each epoch end, at --max-steps and on
-Ctrl-C, so a run that stops for any reason resumes where it stopped (--continue_train).
+Per step: ask the schedule (``train/schedule.py``: by epochs, or by the clock with --time) for
+the learning rate, train, log; per epoch: save. The schedule also says when the run is finished
+and, early on, how long it will take. A full training state (the schedule's included) is saved
+every --save_latest_freq iterations, at each epoch end, at the end and on Ctrl-C, so a run that
+stops for any reason resumes where it stopped (--continue_train).
 
 The loop announces the moments of the run on an ``EventBus`` (``cyclegan/events.py``) and knows
 nothing of who listens: ``cyclegan.train`` (``cyclegan/run.py``) subscribes the report, the
@@ -31,16 +33,18 @@ from ..data import RunLoader, batches_per_epoch
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError
-from ..events import (CheckpointSaved, epoch_fraction, EpochEnded, EventBus, Measured, Position, RunEnded, RunStarted,
-                      StepEnded)
+from ..events import (CheckpointSaved, EpochEnded, EventBus, Measured, Position, RunEnded, RunStarted,
+                      StepEnded, epoch_fraction)
 from ..loss_log import LossLog
 from ..precision import describe_precision
 from ..runfolder import RunFolder
 from .compile import should_compile
 from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
                           shutdown_distributed)
+from .memory import check_step_fits
 from .registry import check_supported, model_entry
 from .rng import capture_rng_state, restore_rng_state
+from .schedule import make_schedule
 
 
 LR_POLICIES = ("linear", "step", "cosine")   # the reference's, but plateau (see cyclegan/reference_options.py)
@@ -96,6 +100,8 @@ def validate(cfg: Config) -> None:
         (t.epoch_count >= 1, "--epoch_count must be at least 1"),
         (t.seed >= 0, "--seed must be >= 0"),
         (t.eval_freq >= 0, "--eval_freq must be >= 0 (0 = off)"),
+        (0 <= t.ema < 1, "--ema must be 0 (off) or a decay below 1, e.g. 0.999"),
+        (t.time_budget is None or t.time_budget > 0, "--time must be positive, e.g. 15m"),
         (t.lr_policy in LR_POLICIES, f"--lr_policy {t.lr_policy}: choose one of {', '.join(LR_POLICIES)}"),
         (t.lr_decay_iters >= 1, "--lr_decay_iters must be at least 1"),
         (cfg.data.direction in ("AtoB", "BtoA"), f"--direction {cfg.data.direction}: use AtoB or BtoA"),
@@ -147,6 +153,7 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
 
     dataset = entry.dataset(cfg)
     model = entry.build(cfg, device, dist_info.rank)
+    _check_memory(entry, cfg, model, device, dist_info)
     if dist_info.enabled:  # each rank draws its own dropout noise, reproducibly
         torch.manual_seed(item_seed(t.seed, 0, dist_info.rank, RANK))
     progress = Progress(epoch=t.epoch_count, batch=0, step=0)
@@ -180,13 +187,19 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
             save_networks("latest")
             run.save_state({"model": model_state, "progress": vars(progress).copy(),
                             "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
-                            "config": cfg.to_dict()})
+                            "config": cfg.to_dict(), "schedule": schedule.state_dict()})
         barrier(dist_info)
 
     last_epoch = t.n_epochs + t.n_epochs_decay
     total_steps = (last_epoch - t.epoch_count + 1) * n_batches
     if t.max_steps is not None:
         total_steps = min(total_steps, t.max_steps)
+    if t.time_budget is not None and dist_info.enabled:
+        raise UserError("--time is not supported with multi-process training yet (each process has its own "
+                        "clock); give --n_epochs/--n_epochs_decay or --max-steps instead")
+    # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
+    schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
+                             saved.get("schedule") if saved is not None else None)
     compiled = entry.supports.compile and should_compile(t.compile, device, total_steps - progress.step)
     if compiled:
         model.compile_networks()
@@ -203,7 +216,7 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
     start_time, last = time.time(), {}
     if not is_main:  # only rank 0 is watched: reports, dashboards and evaluation write files
         events = EventBus()
-    lr = learning_rate(cfg, progress.epoch)
+    lr = schedule.learning_rate(progress)
 
     def record_measurement(event) -> None:  # a watcher's measurement (KID) joins the loss log at its step
         if isinstance(event, Measured):
@@ -212,14 +225,16 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
     events.subscribe(record_measurement)
     events.announce(RunStarted(run_dir, cfg, position(), total_steps, device, dict(model.nets), model.samplers()))
     interrupted = False
-    bar = tqdm(total=total_steps, initial=min(progress.step, total_steps), unit="it",
-               disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name)
+    schedule.start(progress)
+    bar = tqdm(total=schedule.total, initial=schedule.done, unit=schedule.unit,  # steps, or seconds with --time
+               disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name,
+               bar_format=_TIME_BAR if schedule.unit == "s" else None)
     seen_dump = _debug_seen_dump(dist_info)
     with _stop_on_interrupt() as stop_requested:
-        while progress.epoch <= last_epoch and not _reached(t.max_steps, progress.step) and not interrupted:
-            lr = learning_rate(cfg, progress.epoch)
-            model.set_learning_rate(lr)
+        while not schedule.finished(progress) and not interrupted:
             for batch in loader.for_epoch(progress.epoch, progress.batch):
+                lr = schedule.learning_rate(progress)
+                model.set_learning_rate(lr)
                 last = model.train_batch(batch)
                 seen_dump(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
@@ -227,8 +242,12 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                 _stop_if_not_finite(last, progress.step + 1, run_dir)
                 progress.step += 1
                 progress.batch += 1
+                schedule.step_done(progress)
                 log.add(last)
-                bar.update(1)
+                bar.update(schedule.done - bar.n)
+                estimate = schedule.estimate(progress)
+                if estimate and is_main:   # every run says, early on, how long it will take
+                    tqdm.write(f"cyclegan-train: {estimate}", file=sys.stderr)
                 events.announce(StepEnded(position(), last, lr, model.current_visuals))
                 if progress.step % t.print_freq == 0:
                     _log_line(log, progress, n_batches, lr, start_time)
@@ -236,7 +255,7 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                 if stop:
                     interrupted = True
                     break
-                if _reached(t.max_steps, progress.step):
+                if schedule.finished(progress):   # --max-steps, or --time's deadline is near
                     break
                 if progress.step % t.save_latest_freq == 0:
                     save_state()
@@ -273,6 +292,17 @@ def _own_rank_state(saved: dict, info: DistInfo, model) -> dict:
     own = ranks[info.rank]
     model.load_rank_state(own.get("pools"))
     return own["rng"]
+
+
+def _check_memory(entry, cfg: Config, model, device: torch.device, info: DistInfo) -> None:
+    """One line instead of an out-of-memory kill when a step at this size cannot fit."""
+    d = cfg.data
+    size = d.crop_size if "crop" in d.preprocess else d.load_size if d.preprocess == "scale_width" else None
+    if not entry.activation_passes or size is None:
+        return
+    # CPU processes share the machine's memory; each GPU has its own.
+    batch = d.batch_size * (info.world_size if device.type == "cpu" else 1)
+    check_step_fits(model.nets, entry.activation_passes, cfg.model.input_nc, size, batch, device)
 
 
 def _stop_if_not_finite(losses: dict[str, float], step: int, run_dir: Path) -> None:
@@ -316,8 +346,7 @@ def _debug_weights_hash(model, info: DistInfo) -> None:
     (Path(folder) / f"weights_rank{info.rank}.sha256").write_text(digest.hexdigest() + "\n")
 
 
-def _reached(max_steps: int | None, step: int) -> bool:
-    return max_steps is not None and step >= max_steps
+_TIME_BAR = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of the time budget{postfix}"
 
 
 def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start: float,

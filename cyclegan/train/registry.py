@@ -63,6 +63,9 @@ class ModelEntry:
     # list an option refuses it in one line (``--nce_T is a --model cut option``).
     options: tuple[str, ...] = ()
     finished_note: Callable[[Path], str] | None = None   # what cyclegan-train says after a run
+    # Forward passes per step of each network over an image of the training size: the memory
+    # guard's estimate (train/memory.py). Empty: no estimate (e.g. DCGAN's small fixed sizes).
+    activation_passes: dict[str, int] = field(default_factory=dict)
 
     def drops_last(self, dataset_length: int, batch_size: int, world_size: int = 1) -> bool:
         """Whether an epoch skips its last, smaller batch: only for models that declare it, and
@@ -101,6 +104,8 @@ register(ModelEntry(
     supports=Supports(ddp=True, precision=True, compile=True),
     directions={"AtoB": "G_A", "BtoA": "G_B"},
     options=("lambda_A", "lambda_B", "lambda_identity", "pool_size"),
+    # each G: real, reconstruction, identity; each D: the fake for G's loss, real, pooled fake
+    activation_passes={"G_A": 3, "G_B": 3, "D_A": 3, "D_B": 3},
 ))
 
 # CUT and FastCUT (Park et al. 2020) with the public code's options and defaults
