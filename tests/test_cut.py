@@ -293,3 +293,18 @@ def test_two_processes_train_cut_with_identical_weights_on_both_ranks(photo_doma
         assert not any(k.startswith("module.") for k in load_torch_file(tmp_path / "runs" / "ddp" / f"latest_net_{net}.pth"))
     translator = Translator.from_checkpoint(tmp_path / "runs" / "ddp", device="cpu", precision="fp32")
     assert translator(torch.zeros(1, 3, 32, 32)).shape == (1, 3, 32, 32)
+
+
+def test_eval_freq_scores_a_cut_run_a_to_b_and_keeps_its_best_networks(photo_domains, tmp_path, monkeypatch):
+    import json
+
+    from cyclegan import train
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))   # no Inception weights: random features
+    _, A, B = photo_domains
+    run = train(plan_training(options(A, B, tmp_path / "runs", model="cut", max_steps=4, eval_freq=2)).config).run_dir
+    kid_lines = [line for line in read_log(run / "loss_log.jsonl") if "KID" in line]
+    assert [line["step"] for line in kid_lines] == [2, 4]
+    best = json.loads((run / "best_eval.json").read_text())
+    assert "KID_AtoB" in best and "KID_BtoA" not in best
+    assert all((run / f"best_net_{net}.pth").is_file() for net in ("G", "D", "F"))
+    assert (run / "web" / "index.html").is_file()

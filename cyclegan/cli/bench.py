@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..bench import run_benchmark
+from ..bench import MODELS, run_benchmark
 from ..errors import UserError
 from .common import Parser, add_option, run_cli
 
@@ -24,6 +24,12 @@ def build_parser() -> Parser:
     add_option(p, "--warmup", type=int, default=2, help="untimed iterations first")
     add_option(p, "--device", default="auto")
     add_option(p, "--compile", action="store_true", help="torch.compile the fast path")
+    add_option(p, "--models", nargs="+", choices=list(MODELS), default=list(MODELS),
+               help="models whose training iterations are timed (default: cyclegan cut fastcut)")
+    add_option(p, "--paths", nargs="+", choices=["eager-fp32", "fast"], default=["eager-fp32", "fast"],
+               help="eager-fp32 (the reference's structure) and/or fast (our default path)")
+    add_option(p, "--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+               help="the fast path's precision (fp32: compare the models' arithmetic alone)")
     return p
 
 
@@ -34,7 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         if min(args.sizes + args.batches + [args.steps]) < 1 or args.warmup < 0:
             raise UserError("--sizes, --batches and --steps must be positive, --warmup >= 0")
         run_benchmark(args.sizes, args.batches, args.translate_sizes, args.netG, args.ngf, args.ndf,
-                      args.device, args.steps, args.warmup, args.compile)
+                      args.device, args.steps, args.warmup, args.compile, models=tuple(args.models),
+                      paths=tuple(args.paths), precision=args.precision)
         return 0
     return run_cli(PROG, run)
 

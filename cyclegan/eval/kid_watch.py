@@ -1,6 +1,6 @@
 """``--eval_freq N``: KID on a fixed sample of the test split while training, and the best weights.
 
-Every N steps both generators translate the same test images (the first ``EVAL_SAMPLE`` of each
+Every N steps both generators (CUT and FastCUT: their one, A -> B) translate the same test images (the first ``EVAL_SAMPLE`` of each
 domain's test/ folder, by name); KID is computed against the other domain's test images, with
 Inception features when their weights are here, else the fixed random extractor. The mean of the
 two directions is announced as a ``Measured`` event (the loop writes it into the loss log at that
@@ -58,8 +58,8 @@ class KIDWatcher:
 
     def _start(self, started: RunStarted) -> None:
         self.started = started
-        if set(self.directions) != {"AtoB", "BtoA"}:
-            print(f"{PROG}: --eval_freq computes KID for CycleGAN runs only; no KID for this model",
+        if "AtoB" not in self.directions:   # one-sided models (CUT) are scored A -> B alone
+            print(f"{PROG}: --eval_freq computes KID for translating models only; no KID for this model",
                   file=sys.stderr)
             self.enabled = False
             return
@@ -82,14 +82,15 @@ class KIDWatcher:
 
     def _measure(self, step: StepEnded) -> None:
         values = self.evaluate()
-        value = (values["AtoB"] + values["BtoA"]) / 2.0
+        value = sum(values.values()) / len(values)   # the mean over the directions the model translates
         self.publish(Measured(step.position, {"KID": value}, step.learning_rate))
         if value < self.best:
             self.best = value
             run = RunFolder(self.started.run_dir)
             paths = run.save_networks(dict(self.started.networks), "best")
-            record = {"step": step.position.step, "KID": value, "KID_AtoB": values["AtoB"],
-                      "KID_BtoA": values["BtoA"], "features": self.extractor.describe()}
+            record = {"step": step.position.step, "KID": value,
+                      **{f"KID_{direction}": v for direction, v in values.items()},
+                      "features": self.extractor.describe()}
             atomic_write_bytes(run.best_file, (json.dumps(record, indent=2) + "\n").encode())
             self.publish(CheckpointSaved(step.position, "best", paths))
 
@@ -99,6 +100,8 @@ class KIDWatcher:
         device = self.started.device
         with _rng_untouched(device):
             for direction, source, target in (("AtoB", "A", "B"), ("BtoA", "B", "A")):
+                if direction not in self.directions:
+                    continue
                 generator = unwrap(self.started.networks[self.directions[direction]])
                 was_training = generator.training
                 try:
