@@ -266,8 +266,7 @@ def run_reference_test(opts: ReferenceTest, log: Callable[[str], None] | None = 
         try:
             visuals = _visuals(model, networks, sources, opts)
         except _Skip as skip:
-            result.skipped.append((skip.path, skip.why))
-            say(f"skipped {skip.path}: {skip.why}")
+            result.skipped.append((skip.path, skip.why))     # the caller says which and why
             continue
         row = []
         for label in labels:

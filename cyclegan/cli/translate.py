@@ -169,7 +169,10 @@ def _run_reference(args) -> int:
         use_dropout=False if args.no_dropout else None, input_nc=args.input_nc, output_nc=args.output_nc)
     say = (lambda line: None) if args.quiet else (lambda line: print(f"{PROG}: {line}", file=sys.stderr))
     result = run_reference_test(opts, log=say)
-    for path, why in result.skipped if args.quiet else []:
+    if result.inputs == 0 and len(result.skipped) == 1:
+        path, why = result.skipped[0]
+        raise UserError(f"cannot translate {path}: {why}")
+    for path, why in result.skipped:
         print(f"{PROG}: skipped {path}: {why}", file=sys.stderr)
     summary = f"{PROG}: {result.inputs} inputs -> {result.web_dir}/ (images/, index.html)"
     if result.skipped:
@@ -190,8 +193,12 @@ def _run(args) -> int:
                             direction=source.direction, tile=args.tile, tile_overlap=args.tile_overlap,
                             tile_stats=args.tile_stats, batch_size=args.batch_size, size=args.size,
                             name=source.run_name, progress=not args.quiet)
-    result = translate_files(translator, plan, with_input=args.side_by_side, progress=not args.quiet,
-                             log=lambda line: tqdm.write(f"{PROG}: {line}", file=sys.stderr))
+    single = len(plan.inputs) == 1     # one input that fails: its reason is the one line, no summary
+    log = (lambda line: None) if single else (lambda line: tqdm.write(f"{PROG}: {line}", file=sys.stderr))
+    result = translate_files(translator, plan, with_input=args.side_by_side, progress=not args.quiet, log=log)
+    if single and result.failed and not result.interrupted:
+        path, why = result.failed[0]
+        raise UserError(f"cannot translate {path}: {why}")
     if result.interrupted:
         print(f"{PROG}: interrupted after {len(result.written)} of {result.total} images "
               "(every written file is complete)", file=sys.stderr)
