@@ -106,7 +106,8 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
                             "use cyclegan-sample for DCGAN runs")
         m = cfg.model
         in_nc, out_nc = (m.input_nc, m.output_nc) if direction == "AtoB" else (m.output_nc, m.input_nc)
-        spec, origin = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc), "config"
+        spec, origin = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc,
+                                     upsample=m.upsample), "config"
         if one_sided:
             spec = replace(spec, antialias=not m.no_antialias, antialias_up=not m.no_antialias_up)
     else:

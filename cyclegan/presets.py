@@ -53,6 +53,10 @@ def recipe_settings(recipe: str) -> dict[str, Any]:
     return {"recipe": recipe, **RECIPES[recipe]}
 
 
+# The demo with the fast recipe: a finished schedule in five minutes of training.
+DEMO_FAST = {"time_budget": 300.0, "n_epochs": 100, "n_epochs_decay": 100, "save_epoch_freq": 10 ** 6}
+
+
 @dataclass
 class TrainPlan:
     config: Config
@@ -99,14 +103,32 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
         if not (given.get("domainA") or given.get("dataroot")):
             raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
         return TrainPlan(config_from_options(given, entry.defaults))
+    recipe = _choose_recipe(given, entry, is_demo)
     if not is_demo:
-        return TrainPlan(config_from_options(given, entry.defaults))
+        return TrainPlan(config_from_options(given, {**entry.defaults, **recipe_settings(recipe)}))
     if has_domains:
         raise UserError("--demo builds its own domains; drop --domainA/--domainB/--dataroot")
     domain_A, domain_B = build_demo_domains(datasets_root(given.get("datasets_dir")))
     print(f"{prog}: demo domains ready: {domain_A} and {domain_B}", file=sys.stderr)
-    cfg = config_from_options(given, {**DEMO_SETTINGS, "domainA": str(domain_A), "domainB": str(domain_B)})
+    demo = {**DEMO_SETTINGS, **(DEMO_FAST if recipe == "fast" else {}), **recipe_settings(recipe)}
+    cfg = config_from_options(given, {**demo, "domainA": str(domain_A), "domainB": str(domain_B)})
     # Running the demo again picks up the earlier demo run (and only re-scores it when it is
     # complete) instead of refusing to touch an existing run.
     cfg.train.continue_train = RunFolder.under(cfg.train.checkpoints_dir, cfg.train.name).has_state()
+    if cfg.train.continue_train and "time_budget" not in given:
+        cfg.train.time_budget = None   # keep the saved run's budget: a finished demo is only scored again
     return TrainPlan(cfg, demo=True)
+
+
+def _choose_recipe(given: dict[str, Any], entry, is_demo: bool) -> str:
+    """--recipe, else the resumed run's, else fast with --time or for the demo, else paper."""
+    recipe = given.get("recipe")
+    if recipe is None and given.get("continue_train") and not is_demo:
+        run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
+        recipe = run.read_config().train.recipe if run.has_config() else None
+    if recipe is None:
+        recipe = "fast" if is_demo or given.get("time_budget") is not None else "paper"
+    if recipe != "paper" and entry.name != "cyclegan":
+        raise UserError(f"--recipe {recipe} is a recipe for --model cyclegan; give --recipe paper "
+                        f"(or leave it out) for --model {entry.name}")
+    return recipe

@@ -17,6 +17,7 @@ from typing import Callable
 from .config import Config
 from .errors import UserError
 from .eval.kid_watch import KIDWatcher
+from .report.test_split import TestSplitWatcher
 from .events import EventBus
 from .report import DISPLAY_CHOICES
 from .report.report_watch import ReportWatcher
@@ -60,6 +61,8 @@ def default_watchers(cfg: Config, publish: Callable) -> list:
         watchers.append(TensorBoardWatcher(cfg, run_dir))
     if t.use_wandb:
         watchers.append(WandbWatcher(cfg, run_dir))
+    if t.time_budget is not None and "AtoB" in entry.directions:   # a --time run ends with translations
+        watchers.append(TestSplitWatcher())
     return watchers
 
 

@@ -9,7 +9,8 @@
     web/index.html, web/images/      the HTML report and its per-epoch image rows
     web/progression/                 one frame per epoch (CycleGAN), animated at the end
     samples/                         DCGAN's fixed-noise grid per epoch and training.gif
-    test_results/                    the demo's translated test photos
+    test_results/                    translated test photos (the demo; --time runs)
+    web/test_results.png             those side by side: input, translated (, truth)
 
 Training, translation, sampling, evaluation, export and the report all go through
 ``RunFolder``; none of them spells a file name of its own. Network files keep the reference's
@@ -152,6 +153,11 @@ class RunFolder:
     @property
     def test_results_dir(self) -> Path:
         return self.path / TEST_RESULTS_DIR
+
+    @property
+    def test_strip(self) -> Path:
+        """Test photos side by side (input, translated[, truth]), shown on the report page."""
+        return self.web_dir / "test_results.png"
 
     def weights(self, network: str, tag: str = "latest") -> Path:
         return self.path / weights_name(tag, network)

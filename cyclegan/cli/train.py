@@ -6,15 +6,19 @@ small CycleGAN on them, and scores the translated test images against their know
 from __future__ import annotations
 
 import argparse
+import argparse
 import os
 import sys
 from pathlib import Path
 
 from ..config import D_AUGMENTATIONS
-from ..presets import plan_training
+from ..nets import UPSAMPLING
+from ..presets import RECIPES, plan_training
+from ..runfolder import RunFolder
 from ..report import DISPLAY_CHOICES
 from ..run import train
 from ..train.known_answer import score_known_answer
+from ..train.schedule import parse_duration
 from ..train.registry import model_entry, model_names
 from .common import Parser, add_option, run_cli
 
@@ -25,6 +29,13 @@ except ImportError:  # a torch built without distributed support
         return fn
 
 PROG = "cyclegan-train"
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def yes_no(value: str) -> bool:
@@ -63,8 +74,13 @@ def build_parser() -> Parser:
     add_option(model, "--model", choices=model_names(),
                help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
                     "(Park et al. 2020); dcgan: an unconditional baseline trained on --domainA")
-    add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128"],
-               help="generator (default resnet_9blocks; unet_* take sides that are multiples of 256/128)")
+    add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128",
+                                         "skip_resnet_6blocks", "skip_resnet_9blocks"],
+               help="generator (default resnet_9blocks; unet_* take sides that are multiples of 256/128; "
+                    "skip_resnet_*: ours, not the reference's: input plus a learned change, the identity at step 0)")
+    add_option(model, "--upsample", choices=list(UPSAMPLING),
+               help="generator upsampling (default transpose, the reference's; resize: nearest x2 then a 3x3 "
+                    "conv, no checkerboard; files then no longer load into the reference's network)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
     add_option(model, "--ngf", type=int, help="generator width (default 64)")
@@ -105,6 +121,17 @@ def build_parser() -> Parser:
     add_option(train, "--lr_decay_iters", type=int, help="epochs between x0.1 steps of --lr_policy step (default 50)")
     add_option(train, "--epoch_count", type=int, help="number of the first epoch (default 1)")
     add_option(train, "--max-steps", type=int, help="stop after this many iterations in total")
+    add_option(train, "--time", "--time-budget", type=_duration, dest="time_budget",
+               help="train for this long (90s, 15m, 2h, 1h30m) with a finished schedule: the rate stays constant, "
+                    "then decays to zero at the deadline (same split as --n_epochs/--n_epochs_decay); with "
+                    "--continue_train: this much more time. Implies --recipe fast unless --recipe is given")
+    add_option(train, "--recipe", choices=list(RECIPES),
+               help="where the options start from: paper (the reference's CycleGAN; the default) or fast (learns "
+                    "most per CPU second: --netG skip_resnet_6blocks --upsample resize --ngf 16 --ndf 16 --ema "
+                    "0.999 --lr 5e-4; the default with --time and for the demo); options given win")
+    add_option(train, "--ema", type=float,
+               help="save and translate an average of the generators' weights with this decay, e.g. 0.999 "
+                    "(default 0 = off, the reference's)")
     add_option(train, "--seed", type=int, help="random seed (default 0)")
     add_option(train, "--device", help="auto, cpu, cuda or mps (default auto)")
     add_option(train, "--gpu_ids", help="the reference's: -1 = CPU, N = cuda:N (several GPUs: use torchrun)")
@@ -198,6 +225,10 @@ def _run(args) -> int:
     note = model_entry(cfg.model.model).finished_note
     if note:
         print(f"{PROG}: {note(where)}")
+    test_results = RunFolder(where).test_results_dir
+    if cfg.train.time_budget is not None and not plan.demo and test_results.is_dir():
+        print(f"{PROG}: translated the test photos of domain A to {test_results} "
+              f"(side by side: {RunFolder(where).test_strip})")
     if plan.demo:
         score = score_known_answer(where, Path(cfg.data.domainA) / "test", Path(cfg.data.domainB) / "test",
                                    where / "test_results", cfg.train.device)

@@ -31,6 +31,7 @@ U-Net generators (``unet_128``, ``unet_256``) nest their levels instead: ``model
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +54,7 @@ class GeneratorSpec:
     output_nc: int = 3
     antialias: bool = False          # CUT's blur-downsampling (the public CUT code's default)
     antialias_up: bool = False       # CUT's blur-upsampling
+    upsample: str = "transpose"      # --upsample resize: ours, not in the reference's layout
 
     def build(self) -> nn.Module:
         if self.antialias or self.antialias_up:   # a CUT generator (nets/cut.py); else CycleGAN's layout
@@ -64,7 +66,7 @@ class GeneratorSpec:
                                         norm=self.norm, use_dropout=self.use_dropout, antialias=self.antialias,
                                         antialias_up=self.antialias_up)
         return create_generator(self.netG, input_nc=self.input_nc, output_nc=self.output_nc, ngf=self.ngf,
-                                norm=self.norm, use_dropout=self.use_dropout)
+                                norm=self.norm, use_dropout=self.use_dropout, upsample=self.upsample)
 
 
 def _is_conv_weight(keys: dict[str, Tensor], key: str) -> bool:
@@ -84,6 +86,13 @@ def infer_generator_spec(state, path: Path | str = "the weights") -> GeneratorSp
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise UserError(f"{path} is not a generator's weights (expected a state_dict of tensors)")
     keys = {strip_wrapper_prefixes(k): v for k, v in state.items()}
+    if any(k.startswith("change.") for k in keys):
+        raise UserError(f"{path} is a --netG skip_resnet_* generator (ours: input plus a learned change), which "
+                        "the reference has no network for and whose architecture its keys cannot tell: load it "
+                        "from its run folder (config.json says the architecture)")
+    if any(re.fullmatch(r"model\.\d+\.2\.weight", k) for k in keys):
+        raise UserError(f"{path} upsamples by resize and convolution (--upsample resize), which the reference's "
+                        "layout cannot hold: load it from its run folder (config.json says the architecture)")
     if _is_conv_weight(keys, "model.model.0.weight"):
         return _infer_unet_spec(keys, path)
     first = keys.get("model.1.weight")

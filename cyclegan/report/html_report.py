@@ -62,7 +62,7 @@ def write_report(run_dir: Path) -> Path:
     records = read_log(run.log_file)
     body = [f"<h1>{escape(run.path.name)}</h1>",
             f'<p class="updated">report written {escape(time.strftime("%Y-%m-%d %H:%M:%S"))}</p>',
-            _checkpoint_section(run), _progression_section(run), _plots_section(records),
+            _checkpoint_section(run), _test_strip_section(run), _progression_section(run), _plots_section(records),
             _epoch_rows_section(run), _config_section(cfg)]
     page = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
             f"<title>{escape(run.path.name)}: training report</title>\n<style>{_CSS}</style>\n</head>\n"
@@ -85,6 +85,13 @@ def _checkpoint_section(run: RunFolder) -> str:
             f'<tr><th>step</th><td class="step">{escape(step)}</td></tr>'
             f'<tr><th>saved</th><td>{escape(when)}{escape(epoch)}</td></tr>'
             f'<tr><th>kept epochs</th><td>{escape(kept)}</td></tr></table>')
+
+
+def _test_strip_section(run: RunFolder) -> str:
+    if not run.test_strip.is_file():
+        return ""
+    return ('<h2>Test photos</h2>\n<p>each row: a test photo and its translation (the demo adds the true '
+            'painting)</p>\n<img class="test-strip" src="test_results.png" alt="test photos translated">')
 
 
 def _progression_section(run: RunFolder) -> str:

@@ -24,6 +24,8 @@ from ..eval.benchmark import BenchmarkResult, BenchmarkSettings, score_generator
 from ..eval.score import evaluation_translator
 from ..generators import load_generator
 from ..metrics import psnr
+from ..report.html_report import write_report
+from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
 from ..translate import Translator
 from .cyclegan_step import CycleGAN
@@ -52,7 +54,7 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
         raise UserError(f"no test images in {test_A} have a counterpart of the same name in {truth_B}")
     output_dir.mkdir(parents=True, exist_ok=True)
     untrained = Translator(CycleGAN(run.read_config(), device_).G_A, device=device_, tiling=False)  # same seed, same init
-    translated, baseline, before = [], [], []
+    translated, baseline, before, rows = [], [], [], []
     for source, truth in pairs:
         image, target = load_rgb(source), load_rgb(truth)
         fake = translator.translate_stored(image)
@@ -60,6 +62,10 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
         translated.append(psnr(fake, target))
         baseline.append(psnr(image, target))
         before.append(psnr(untrained.translate_stored(image), target))
+        rows.append([image, fake, target])
+    save_strip(rows[:STRIP_ROWS], run.test_strip)   # input, ours, truth: on the report page
+    if run.report_page.exists():
+        write_report(run.path)
     mean = lambda values: sum(values) / len(values)
     return KnownAnswerScore(len(pairs), mean(translated), mean(baseline), mean(before), output_dir)
 
