@@ -31,7 +31,7 @@ from torch import nn
 from .checkpoint import atomic_write_bytes
 from .errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
-from .translate import MULTIPLE
+from .translate import MULTIPLE, network_geometry
 
 FORMATS = ("torchscript", "onnx")
 EXTENSIONS = {"torchscript": ".pt", "onnx": ".onnx"}
@@ -93,7 +93,8 @@ def export_generator(generator: nn.Module, source: GeneratorSource, output_dir: 
     generator = generator.float().cpu().eval()
     generator.to(memory_format=torch.contiguous_format)
     torch.manual_seed(0)
-    inputs = [torch.rand(shape) * 2 - 1 for shape in PARITY_SHAPES]
+    multiple = network_geometry(generator)[0]
+    inputs = [torch.rand(shape) * 2 - 1 for shape in parity_shapes(multiple)]
     with torch.inference_mode():
         expected = [generator(x) for x in inputs]
 
@@ -119,14 +120,23 @@ def export_generator(generator: nn.Module, source: GeneratorSource, output_dir: 
         result.files[fmt] = paths[fmt]
         log(f"wrote {paths[fmt]} ({paths[fmt].stat().st_size / 2 ** 20:.1f} MB)")
 
-    metadata = describe(source, {fmt: p.name for fmt, p in result.files.items()}, result.parity, opset_used)
+    metadata = describe(source, {fmt: p.name for fmt, p in result.files.items()}, result.parity, opset_used,
+                        multiple)
     atomic_write_bytes(paths["metadata"], (json.dumps(metadata, indent=2) + "\n").encode())
     result.metadata = paths["metadata"]
     log(f"wrote {paths['metadata']}")
     return result
 
 
-def describe(source: GeneratorSource, files: dict[str, str], parity: dict[str, float], opset: int | None) -> dict:
+def parity_shapes(multiple: int = MULTIPLE) -> tuple[tuple[int, ...], ...]:
+    """PARITY_SHAPES for a ResNet; for a network with a larger multiple (a U-Net), sides of that multiple."""
+    if multiple <= MULTIPLE:
+        return PARITY_SHAPES
+    return ((1, 3, multiple, 2 * multiple), (2, 3, multiple, multiple))
+
+
+def describe(source: GeneratorSource, files: dict[str, str], parity: dict[str, float], opset: int | None,
+             multiple: int = MULTIPLE) -> dict:
     """The sidecar: what a deployment needs to feed the model and read its answer."""
     return {
         "format_version": 1,
@@ -141,8 +151,8 @@ def describe(source: GeneratorSource, files: dict[str, str], parity: dict[str, f
             "name": "image", "layout": "NCHW", "dtype": "float32",
             "channels": "RGB" if source.spec.input_nc == 3 else "gray",
             "range": [-1.0, 1.0], "from_uint8": "x = pixel / 127.5 - 1",
-            "height_width_multiple_of": MULTIPLE,
-            "other_sizes": f"reflection-pad the bottom/right edges to a multiple of {MULTIPLE}, "
+            "height_width_multiple_of": multiple,
+            "other_sizes": f"reflection-pad the bottom/right edges to a multiple of {multiple}, "
                            "translate, crop the output back",
             "dynamic_axes": ["batch", "height", "width"],
         },
@@ -194,9 +204,14 @@ def _importable(name: str) -> bool:
 def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None) -> tuple[bytes, int]:
     import onnx  # an optional extra, and slow to import: only when ONNX is asked for
 
-    example = torch.rand(1, source.spec.input_nc, 64, 64) * 2 - 1
-    # Height and width are declared as 4 x (a free size): the generator's rule, visible in the graph.
-    batch, h4, w4 = torch.export.Dim("batch"), torch.export.Dim("h4", min=2), torch.export.Dim("w4", min=2)
+    multiple = network_geometry(generator)[0]
+    side = max(64, 2 * multiple)
+    example = torch.rand(1, source.spec.input_nc, side, side) * 2 - 1
+    # Height and width are declared as 4 x (a free size): the generator's rule, visible in the graph
+    # (a U-Net's multiple is 2**num_downs instead of 4). The example is at least twice the multiple:
+    # traced at a free size of 1, the exporter would fix that size; parity then checks the multiple itself.
+    least = 2
+    batch, h4, w4 = torch.export.Dim("batch"), torch.export.Dim("h4", min=least), torch.export.Dim("w4", min=least)
     options = {"opset_version": opset} if opset is not None else {}
     fd, tmp = tempfile.mkstemp(suffix=".onnx")
     os.close(fd)
@@ -205,7 +220,7 @@ def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None
             warnings.simplefilter("ignore")
             torch.onnx.export(generator, (example,), tmp, dynamo=True, input_names=["image"],
                               output_names=["translated"], external_data=False, verbose=False,
-                              dynamic_shapes={"x": {0: batch, 2: 4 * h4, 3: 4 * w4}}, **options)
+                              dynamic_shapes={"x": {0: batch, 2: multiple * h4, 3: multiple * w4}}, **options)
         model = onnx.load(tmp)
     except UserError:
         raise
@@ -216,7 +231,7 @@ def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None
         os.unlink(tmp)
     opset_used = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     onnx.helper.set_model_props(model, {"direction": source.direction, "input_range": "[-1, 1]",
-                                        "height_width_multiple_of": str(MULTIPLE), "run": source.run_name,
+                                        "height_width_multiple_of": str(multiple), "run": source.run_name,
                                         "architecture": json.dumps(asdict(source.spec))})
     onnx.checker.check_model(model)
     return model.SerializeToString(), opset_used

@@ -88,3 +88,14 @@ def test_unet_trains_only_on_crops_of_its_multiple():
     cfg.data.load_size, cfg.data.crop_size = 143, 128
     G_A, _ = build_generators(cfg)
     assert G_A(torch.zeros(1, 3, 128, 128)).shape == (1, 3, 128, 128)
+
+
+def test_bare_unet_file_exports_to_torchscript_with_its_multiple(tmp_path):
+    import json
+
+    from cyclegan.export import export_checkpoint
+    torch.save(create_generator("unet_128", ngf=4).state_dict(), tmp_path / "latest_net_G.pth")
+    result = export_checkpoint(tmp_path / "latest_net_G.pth", tmp_path / "out", formats=("torchscript",),
+                               log=lambda line: None)
+    assert result.parity["torchscript"] < 1e-3
+    assert json.loads(result.metadata.read_text())["input"]["height_width_multiple_of"] == 128
