@@ -20,6 +20,7 @@ from cyclegan.nets.cut import PatchSampleF, create_cut_discriminator, create_cut
 from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.presets import plan_training
 from cyclegan.train import run_training
+from cyclegan.train.cut_step import build_generator as build_cut_generator
 from cyclegan.train.registry import MODELS
 from cyclegan.translate import Translator
 
@@ -192,12 +193,14 @@ def test_the_cli_refuses_with_exit_code_2(capsys):
 def test_bad_cut_settings_are_one_line_errors(photo_domains, tmp_path):
     _, A, B = photo_domains
     for extra, message in (({"nce_layers": "0,4,99"}, "this generator has layers 0 to"),
-                           ({"nce_T": 0.0}, "--nce_T must be positive"),
-                           ({"gan_mode": "wgangp"}, "lsgan or vanilla"),
-                           ({"netG": "unet_128"}, "resnet_9blocks or resnet_6blocks")):
+                           ({"nce_T": 0.0}, "--nce_T.*positive"),
+                           ({"gan_mode": "wgangp"}, "lsgan or vanilla")):
         cfg = plan_training(options(A, B, tmp_path / "runs", model="cut", max_steps=1, **extra)).config
         with pytest.raises(UserError, match=message):
             run_training(cfg)
+    cfg = plan_training(options(A, B, tmp_path / "runs", model="cut", netG="unet_128")).config
+    with pytest.raises(UserError, match="resnet_9blocks or resnet_6blocks"):
+        build_cut_generator(cfg)
 
 
 # -- training ---------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ CUT_OPTIONS = ("lambda_GAN", "lambda_NCE", "nce_idt", "nce_layers", "nce_include
 CUT_MODES = {"cut": "cut", "fastcut": "fastcut"}   # --CUT_mode (any case) -> model name
 
 
-def _cut_entry(name: str, defaults: dict[str, Any]) -> ModelEntry:
+def _cut_entry(name: str, defaults: dict[str, Any], generator_passes: int) -> ModelEntry:
     return ModelEntry(
         name=name,
         build=lambda cfg, device, rank: CUT(cfg, device, rank=rank),
@@ -126,15 +126,18 @@ def _cut_entry(name: str, defaults: dict[str, Any]) -> ModelEntry:
         supports=Supports(ddp=True, precision=True),
         directions={"AtoB": "G"},
         options=CUT_OPTIONS,
+        # G: its outputs for the batch (x, and y with --nce_idt) and the encoder over each output
+        # (the input's encoder runs without autograd); D: real, fake for D, fake for G.
+        activation_passes={"G": generator_passes, "D": 3},
         # The public code: xavier init, lsgan, no history pool, Adam 2e-4 / 0.5, 286 -> 256 crops.
         defaults={"init_type": "xavier", "init_gain": 0.02, "gan_mode": "lsgan", **defaults},
     )
 
 
 register(_cut_entry("cut", {"n_epochs": 200, "n_epochs_decay": 200, "lambda_NCE": 1.0, "nce_idt": True,
-                            "flip_equivariance": False}))
+                            "flip_equivariance": False}, generator_passes=4))
 register(_cut_entry("fastcut", {"n_epochs": 150, "n_epochs_decay": 50, "lambda_NCE": 10.0, "nce_idt": False,
-                                "flip_equivariance": True}))
+                                "flip_equivariance": True}, generator_passes=2))
 
 # DCGAN follows the paper (Radford et al. 2016): 64x64 images, 100-d noise, 64-wide networks,
 # batch 128, Adam 2e-4 / beta1 0.5 at a constant rate. Flags given on the command line still win.
