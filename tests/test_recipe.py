@@ -1,0 +1,112 @@
+"""The fast recipe's ingredients, each on its own: what a user would notice of each, and the refusals."""
+import pytest
+import torch
+from torch import nn
+
+from conftest import tiny_config
+from cyclegan import train
+from cyclegan.checkpoint import load_torch_file
+from cyclegan.config import Config
+from cyclegan.errors import UserError
+from cyclegan.generators import load_generator
+from cyclegan.nets import create_generator, init_weights
+from cyclegan.nets.spec import infer_generator_spec
+from cyclegan.presets import RECIPES, plan_training
+from cyclegan.runfolder import STATE_FILE
+from cyclegan.train.cyclegan_step import CycleGAN
+
+
+def images(n=2, side=32, seed=0):
+    return torch.rand(n, 3, side, side, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_the_skip_generator_outputs_its_input_at_step_0_and_learns_a_change():
+    cfg = Config()
+    cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "skip_resnet_6blocks", 8, 8
+    cfg.train.precision = "fp32"
+    model = CycleGAN(cfg, torch.device("cpu"))
+    a, b = images(1), images(1, seed=1)
+    assert torch.equal(model.G_A(a), a) and torch.equal(model.G_B(b), b)   # exactly the identity at init
+    model.train_step(a, b)
+    assert not torch.equal(model.G_A(a), a)                                 # one step later it changes the image
+    assert model.G_A(a).abs().max() <= 1.0
+
+
+def test_resize_upsampling_has_no_transposed_convolutions_and_keeps_the_shape():
+    g = init_weights(create_generator("resnet_6blocks", ngf=8, upsample="resize"))
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in g.modules())
+    assert g(images(1, 40)).shape == (1, 3, 40, 40)
+
+
+def test_reference_layout_inference_refuses_our_variants_in_one_clear_line(tmp_path):
+    for netG, upsample, words in (("skip_resnet_6blocks", "transpose", "skip_resnet"),
+                                  ("resnet_6blocks", "resize", "--upsample resize")):
+        state = create_generator(netG, ngf=8, upsample=upsample).state_dict()
+        with pytest.raises(UserError, match=words):
+            infer_generator_spec(state, tmp_path / "latest_net_G.pth")
+    # the paper's generator still reads as the reference's
+    assert infer_generator_spec(create_generator("resnet_6blocks", ngf=8).state_dict()).netG == "resnet_6blocks"
+
+
+def test_ema_weights_are_saved_and_translated_and_differ_from_the_raw_ones(photo_domains, tmp_path):
+    _, domain_A, domain_B = photo_domains
+    cfg = tiny_config(domain_A, domain_B, tmp_path, max_steps=6, ema=0.9)
+    run = train(cfg).run_dir
+    state = load_torch_file(run / STATE_FILE)
+    raw, average = state["model"]["nets"]["G_A"], state["model"]["averages"]["G_A"]["weights"]
+    saved = load_torch_file(run / "latest_net_G_A.pth")
+    assert saved.keys() == raw.keys()                                  # the normal G names ...
+    assert all(torch.equal(saved[k], average[k]) for k in saved)        # ... holding the average
+    assert any(not torch.equal(raw[k], average[k]) for k in raw)
+    assert state["model"]["averages"]["G_A"]["updates"] == 6
+    G = load_generator(run, "AtoB")                                     # what translation loads
+    assert all(torch.equal(G.state_dict()[k], average[k]) for k in average)
+
+
+def test_a_run_with_every_fast_option_resumes_exactly(photo_domains, tmp_path):
+    """Skip generator, resize upsampling and EMA: 10 steps straight == 5 + 5 across a resume."""
+    _, domain_A, domain_B = photo_domains
+
+    def config(root, max_steps, resume=False):
+        cfg = tiny_config(domain_A, domain_B, root, max_steps=max_steps, continue_train=resume, pool_size=2,
+                          ema=0.9, lr=5e-4)
+        cfg.model.netG, cfg.model.upsample = "skip_resnet_6blocks", "resize"
+        cfg.data.batch_size = 2
+        return cfg
+    straight = train(config(tmp_path / "straight", 10)).run_dir
+    train(config(tmp_path / "split", 5))
+    split = train(config(tmp_path / "split", 10, resume=True)).run_dir
+    a, b = (load_torch_file(r / STATE_FILE)["model"] for r in (straight, split))
+    for net in a["nets"]:
+        assert all(torch.equal(a["nets"][net][k], b["nets"][net][k]) for k in a["nets"][net]), net
+    for net in a["averages"]:
+        wa, wb = a["averages"][net]["weights"], b["averages"][net]["weights"]
+        assert all(torch.equal(wa[k], wb[k]) for k in wa), net
+
+
+def test_resuming_an_ema_run_without_ema_is_refused(photo_domains, tmp_path):
+    _, domain_A, domain_B = photo_domains
+    train(tiny_config(domain_A, domain_B, tmp_path, max_steps=1, ema=0.9))
+    with pytest.raises(UserError, match="--ema"):
+        train(tiny_config(domain_A, domain_B, tmp_path, max_steps=2, continue_train=True))
+
+
+def test_recipes_and_their_refusals(tmp_path):
+    domains = {"domainA": str(tmp_path / "a"), "domainB": str(tmp_path / "b")}
+    paper = plan_training({**domains}).config
+    assert (paper.model.netG, paper.train.ema, paper.train.recipe) == ("resnet_9blocks", 0.0, "paper")
+    fast = plan_training({**domains, "time_budget": 600.0}).config      # --time implies the fast recipe
+    assert fast.train.recipe == "fast" and fast.model.netG == RECIPES["fast"]["netG"] and fast.train.ema > 0
+    mine = plan_training({**domains, "recipe": "fast", "ngf": 32}).config  # options given win over it
+    assert mine.model.ngf == 32 and mine.model.upsample == "resize"
+    kept = plan_training({**domains, "recipe": "paper", "time_budget": 600.0}).config
+    assert kept.model.netG == "resnet_9blocks" and kept.train.time_budget == 600.0
+    with pytest.raises(UserError, match="--recipe fast is a recipe for --model cyclegan"):
+        plan_training({"model": "dcgan", "domainA": str(tmp_path / "a"), "recipe": "fast"})
+
+
+@pytest.mark.parametrize("option, message", [({"ema": 1.0}, "--ema must be"), ({"ema": -0.1}, "--ema must be")])
+def test_bad_values_are_one_line_errors(photo_domains, tmp_path, option, message):
+    _, domain_A, domain_B = photo_domains
+    with pytest.raises(UserError, match=message):
+        train(tiny_config(domain_A, domain_B, tmp_path, max_steps=1, **option))
