@@ -95,6 +95,7 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
         raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
     if "r1_gamma" in given and not given["r1_gamma"] >= 0:
         raise UserError(f"--r1_gamma {given['r1_gamma']:g}: must be 0 (off) or positive")
+    recipe = _choose_recipe(given, entry, is_demo)
     if is_dcgan:
         if given.get("demo"):
             raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
@@ -103,7 +104,6 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
         if not (given.get("domainA") or given.get("dataroot")):
             raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
         return TrainPlan(config_from_options(given, entry.defaults))
-    recipe = _choose_recipe(given, entry, is_demo)
     if not is_demo:
         return TrainPlan(config_from_options(given, {**entry.defaults, **recipe_settings(recipe)}))
     if has_domains:
@@ -127,7 +127,8 @@ def _choose_recipe(given: dict[str, Any], entry, is_demo: bool) -> str:
         run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
         recipe = run.read_config().train.recipe if run.has_config() else None
     if recipe is None:
-        recipe = "fast" if is_demo or given.get("time_budget") is not None else "paper"
+        wants_fast = is_demo or given.get("time_budget") is not None
+        recipe = "fast" if wants_fast and entry.name == "cyclegan" else "paper"
     if recipe != "paper" and entry.name != "cyclegan":
         raise UserError(f"--recipe {recipe} is a recipe for --model cyclegan; give --recipe paper "
                         f"(or leave it out) for --model {entry.name}")
