@@ -13,6 +13,7 @@ from cyclegan.train.cyclegan_step import CycleGAN
 def tiny_model(**train) -> CycleGAN:
     cfg = Config()
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_6blocks", 8, 8
+    cfg.train.precision = "fp32"   # the math in fp32 ("auto" is bf16 on CPUs with AMX)
     for k, v in train.items():
         setattr(cfg.train, k, v)
     return CycleGAN(cfg, torch.device("cpu"))
