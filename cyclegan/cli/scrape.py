@@ -65,7 +65,7 @@ def build_parser() -> Parser:
     add_option(net, "--host-interval", type=float, default=0.5,
                help="seconds between requests to one host (default 0.5)")
     add_option(net, "--timeout", type=float, default=15.0, help="seconds a connection may stall (default 15)")
-    add_option(net, "--max-time", type=float, default=60.0, help="seconds one download may take (default 60)")
+    add_option(net, "--max-time", type=float, default=60.0, help="seconds one download may take in all, retries included (default 60)")
     add_option(net, "--retries", type=int, default=2, help="retries after a transient failure (default 2)")
     add_option(net, "--backoff", type=float, default=1.0, help="first retry delay in seconds, doubling (default 1)")
     add_option(net, "--max-bytes", type=int, default=DEFAULT_MAX_BYTES, help="size cap per file in bytes (default 30 MiB)")
