@@ -100,3 +100,18 @@ def test_a_model_that_cannot_honour_an_option(domains, capsys, photo_domains):
     line = one_line_exit_2(["--model", "dcgan", "--domainA", str(domain_A), "--image_size", "32", "--ngf", "8",
                             "--ndf", "8", "--compile", "on", "--max-steps", "1", "--no-progress"], capsys)
     assert "--model dcgan does not support --compile on" in line
+
+
+def test_a_run_named_after_a_non_utf8_folder_trains_and_prints(photo_domains, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+    _, domain_A, domain_B = photo_domains
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/for\xeat"))
+    shutil.copytree(domain_A, odd)
+    done = subprocess.run([sys.executable, "-m", "cyclegan.cli.train", "--domainA", str(odd), "--domainB",
+                           str(domain_B), *TINY, "--checkpoints_dir", str(tmp_path / "runs"), "--precision", "fp32"],
+                          cwd=tmp_path, capture_output=True, env={**os.environ, "PYTHONIOENCODING": "utf-8",
+                                                                  "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert b"trained 1 steps" in done.stdout and b"Traceback" not in done.stderr

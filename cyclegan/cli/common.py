@@ -28,6 +28,11 @@ def add_option(group, name: str, *aliases: str, **kwargs) -> None:
 def run_cli(prog: str, main: Callable[[], int]) -> int:
     """Run ``main``; a UserError becomes one line on stderr and exit code 2."""
     warnings.formatwarning = lambda message, category, *rest: f"{prog}: warning: {message}\n"
+    # A file name that is not UTF-8 (kept by Python as lone surrogates) prints as \xe9 escapes
+    # instead of ending the command with UnicodeEncodeError after the work is done.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         return main()
     except UserError as exc:
