@@ -128,7 +128,7 @@ def build_parser() -> Parser:
     add_option(train, "--recipe", choices=list(RECIPES),
                help="where the options start from: paper (the reference's CycleGAN; the default) or fast (learns "
                     "most per CPU second: --netG skip_resnet_6blocks --upsample resize --ngf 16 --ndf 16 --ema "
-                    "0.999 --lr 5e-4; the default with --time and for the demo); options given win")
+                    "0.999 --lr 5e-4 --lambda_identity 0; the default with --time and for the demo); options given win")
     add_option(train, "--ema", type=float,
                help="save and translate an average of the generators' weights with this decay, e.g. 0.999 "
                     "(default 0 = off, the reference's)")
