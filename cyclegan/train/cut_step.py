@@ -14,7 +14,6 @@ code: docs/CUT.md.
 """
 from __future__ import annotations
 
-import warnings
 
 import torch
 from torch import Tensor, nn
@@ -26,7 +25,8 @@ from ..losses import GANLoss, patch_nce_loss
 from ..nets import init_weights, set_requires_grad
 from ..nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features
 from ..precision import resolve_precision
-from .cyclegan_step import make_adam
+from .distributed import ddp_wrapper
+from .optim import make_adam, set_learning_rate
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "G")   # the public code's names
 CUT_GENERATORS = {"resnet_9blocks": 9, "resnet_6blocks": 6}
@@ -169,22 +169,12 @@ class CUT:
 
     def distribute(self, device: torch.device, is_main: bool) -> None:
         """DistributedDataParallel over G+H and over D (one forward each per step)."""
-        has_batch_norm = any(isinstance(m, nn.BatchNorm2d) for net in self.nets.values() for m in net.modules())
-        if has_batch_norm and device.type == "cuda":
-            self.generator = nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
-            self.scores = nn.SyncBatchNorm.convert_sync_batchnorm(self.scores)
-        elif has_batch_norm and is_main:
-            warnings.warn("--norm batch under multi-process CPU training: PyTorch's SyncBatchNorm needs GPUs, "
-                          "so each process normalises with its own batch statistics")
-        device_ids = [device.index] if device.type == "cuda" else None
-        self.run_generator = nn.parallel.DistributedDataParallel(
-            self.generator, device_ids=device_ids, find_unused_parameters=not self.generator.with_nce)
-        self.run_scores = nn.parallel.DistributedDataParallel(self.scores, device_ids=device_ids)
+        (self.generator, self.scores), wrap = ddp_wrapper([self.generator, self.scores], device, is_main)
+        self.run_generator = wrap(self.generator, find_unused_parameters=not self.generator.with_nce)
+        self.run_scores = wrap(self.scores)
 
     def set_learning_rate(self, lr: float) -> None:
-        for optimizer in self.optimizers.values():
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(self.optimizers.values(), lr)
 
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])

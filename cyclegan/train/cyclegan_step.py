@@ -6,7 +6,6 @@ G_B maps B -> A and D_B judges A.
 from __future__ import annotations
 
 import itertools
-import warnings
 from dataclasses import dataclass
 
 import torch
@@ -21,7 +20,9 @@ from ..nets import create_discriminator, create_generator, init_weights, set_req
 from ..pool import ImagePool
 from ..precision import resolve_precision
 from .compile import compile_module
+from .distributed import ddp_wrapper
 from .ema import WeightAverage
+from .optim import make_adam, set_learning_rate
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
 
@@ -44,11 +45,6 @@ def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     make = lambda in_nc: create_discriminator(m.netD, input_nc=in_nc, ndf=m.ndf, n_layers=m.n_layers_D,
                                               norm=m.norm)
     return make(m.output_nc), make(m.input_nc)
-
-
-def make_adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    """Adam with the fused kernel where PyTorch has one for this device (one kernel per step)."""
-    return torch.optim.Adam(params, lr=lr, betas=betas, fused=device.type in ("cpu", "cuda"))
 
 
 class CycleGenerators(nn.Module):
@@ -162,22 +158,13 @@ class CycleGAN:
         if self.cfg.train.gan_mode == "wgangp":
             raise UserError("--gan_mode wgangp is not supported with multi-process training "
                             "(its gradient penalty needs double backward, which DDP does not reduce); use lsgan")
-        has_batch_norm = any(isinstance(m, nn.BatchNorm2d) for net in self.nets.values() for m in net.modules())
-        if has_batch_norm and device.type == "cuda":
-            self.generators = nn.SyncBatchNorm.convert_sync_batchnorm(self.generators)
-            self.discriminators = nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminators)
-        elif has_batch_norm and is_main:
-            warnings.warn("--norm batch under multi-process CPU training: PyTorch's SyncBatchNorm needs GPUs, "
-                          "so each process normalises with its own batch statistics")
-        device_ids = [device.index] if device.type == "cuda" else None
-        wrap = lambda module: nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+        (self.generators, self.discriminators), wrap = ddp_wrapper([self.generators, self.discriminators],
+                                                                   device, is_main)
         self.run_generators = wrap(self.generators)
         self.run_discriminators = wrap(self.discriminators)
 
     def set_learning_rate(self, lr: float) -> None:
-        for optimizer in self.optimizers.values():
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(self.optimizers.values(), lr)
 
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])

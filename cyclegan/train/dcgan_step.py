@@ -22,6 +22,7 @@ from ..config import Config
 from ..nets import set_requires_grad
 from ..nets.dcgan import create_dcgan
 from .diff_augment import discriminator_augment
+from .optim import set_learning_rate
 
 FIXED_NOISE_SIZE = 64  # the sample grid rendered every epoch: 8 x 8
 
@@ -65,9 +66,7 @@ class DCGAN:
         return {"G": self.optimizer_G, "D": self.optimizer_D}
 
     def set_learning_rate(self, lr: float) -> None:
-        for optimizer in self.optimizers.values():
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+        set_learning_rate(self.optimizers.values(), lr)
 
     def augment(self, images: Tensor) -> Tensor:
         """What D sees of a batch: the images themselves, or under ``--d_augment`` a random

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..errors import UserError
 
@@ -64,6 +66,21 @@ def init_distributed(device: torch.device) -> tuple[DistInfo, torch.device]:
 def shutdown_distributed() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def ddp_wrapper(modules: list[nn.Module], device: torch.device, is_main: bool, **ddp_options):
+    """Prepare a model's step modules for DistributedDataParallel: batch norm becomes SyncBatchNorm
+    on CUDA (PyTorch has none on CPU: there each process keeps its own statistics, said once).
+    Returns the modules, converted where needed, and a function that wraps one in DDP."""
+    has_batch_norm = any(isinstance(m, nn.BatchNorm2d) for module in modules for m in module.modules())
+    if has_batch_norm and device.type == "cuda":
+        modules = [nn.SyncBatchNorm.convert_sync_batchnorm(module) for module in modules]
+    elif has_batch_norm and is_main:
+        warnings.warn("--norm batch under multi-process CPU training: PyTorch's SyncBatchNorm needs GPUs, "
+                      "so each process normalises with its own batch statistics")
+    device_ids = [device.index] if device.type == "cuda" else None
+    return modules, lambda module, **extra: nn.parallel.DistributedDataParallel(
+        module, device_ids=device_ids, **{**ddp_options, **extra})
 
 
 def all_reduce_losses(losses: dict[str, float], stop: bool, info: DistInfo) -> tuple[dict[str, float], bool]:
