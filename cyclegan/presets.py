@@ -111,6 +111,8 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
     domain_A, domain_B = build_demo_domains(datasets_root(given.get("datasets_dir")))
     print(f"{prog}: demo domains ready: {domain_A} and {domain_B}", file=sys.stderr)
     demo = {**DEMO_SETTINGS, **(DEMO_FAST if recipe == "fast" else {}), **recipe_settings(recipe)}
+    if any(k in given for k in ("n_epochs", "n_epochs_decay", "max_steps")):
+        demo.pop("time_budget", None)   # a schedule given in steps replaces the five minutes
     cfg = config_from_options(given, {**demo, "domainA": str(domain_A), "domainB": str(domain_B)})
     # Running the demo again picks up the earlier demo run (and only re-scores it when it is
     # complete) instead of refusing to touch an existing run.
