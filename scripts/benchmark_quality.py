@@ -10,8 +10,10 @@ next to the untrained network (step 0) and the identity baseline (the untranslat
     python scripts/benchmark_quality.py --steps 300 --json          # one JSON object
     python scripts/benchmark_quality.py --recipe fast --threads 1 --steps 4200 --demo-size 64 --crop-size 64
     python scripts/benchmark_quality.py --recipe paper --threads 1 --time-steps 5   # seconds per step only
+    python scripts/benchmark_quality.py --model fastcut --threads 1 --steps 900 --demo-size 64 --crop-size 64
 
---recipe starts every setting from a cyclegan-train recipe (paper: the reference's CycleGAN,
+--model cut|fastcut trains CUT or FastCUT from their published settings (as --recipe paper does
+for CycleGAN; the translation scored is G(test A)). --recipe starts every setting from a cyclegan-train recipe (paper: the reference's CycleGAN,
 resnet_9blocks at width 64; fast: see cyclegan/presets.py); flags given win over it. Without
 --recipe the settings are this script's small defaults below. --time-steps N times N training
 steps (after one warm-up step) and prints seconds per step, nothing else: the protocol of
@@ -36,6 +38,7 @@ import torch  # noqa: E402
 
 from cyclegan.cli.common import Parser, add_option, run_cli  # noqa: E402
 from cyclegan.config import Config  # noqa: E402
+from cyclegan.errors import UserError  # noqa: E402
 from cyclegan.nets import GENERATORS, UPSAMPLING  # noqa: E402
 from cyclegan.presets import RECIPES, recipe_settings  # noqa: E402
 from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
@@ -51,6 +54,9 @@ def build_parser() -> Parser:
     add_option(budget, "--steps", type=int, help=f"training steps (default {d.steps}; half constant lr, half decay)")
     add_option(budget, "--minutes", type=float, help="train for this wall-clock budget instead (constant lr)")
     add_option(budget, "--time-steps", type=int, help="only time this many steps (after a warm-up step): s/step")
+    add_option(p, "--model", choices=["cyclegan", "cut", "fastcut"], default=d.model,
+               help="the model to train, from its published defaults (default cyclegan; cut and fastcut "
+               "take --recipe paper, their own published settings)")
     add_option(p, "--recipe", choices=list(RECIPES), help="start from a cyclegan-train recipe (default: the "
                "script's own small settings below)")
     add_option(p, "--threads", type=int, help="torch threads (default: the environment's; the protocol uses 1)")
@@ -88,12 +94,18 @@ RECIPE_FIELDS = ("netG", "ngf", "ndf", "upsample", "ema", "lr", "lambda_identity
 def settings_from(args) -> BenchmarkSettings:
     """The script's defaults, under the recipe's values (--recipe), under the flags given."""
     values: dict = {}
+    if args.model != "cyclegan" and args.recipe not in (None, "paper"):
+        raise UserError(f"--recipe {args.recipe} is a recipe for --model cyclegan; give --model {args.model} "
+                        "--recipe paper (its published settings)")
+    if args.model != "cyclegan" and args.recipe is None:
+        args.recipe = "paper"   # the script's small CycleGAN defaults mean nothing for CUT
+    values["model"] = args.model
     if args.recipe is not None:
         defaults = {**vars(Config().model), **vars(Config().data), **vars(Config().train)}
         recipe = {**{f: defaults[f] for f in RECIPE_FIELDS}, **recipe_settings(args.recipe)}
         values.update({f: recipe[f] for f in RECIPE_FIELDS}, recipe=args.recipe)
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchmarkSettings)
-             if f.name not in ("steps", "minutes", "recipe") and getattr(args, f.name, None) is not None}
+             if f.name not in ("steps", "minutes", "recipe", "model") and getattr(args, f.name, None) is not None}
     values.update(given)
     if args.recipe is not None and set(given) & set(RECIPE_FIELDS):
         values["recipe"] = f"{args.recipe}, " + ", ".join(f"{k} {given[k]}" for k in RECIPE_FIELDS if k in given)
@@ -130,9 +142,9 @@ def _run(args) -> int:
 
 def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
     """Seconds per training step of these settings, on random images of the benchmark's size."""
-    from cyclegan.train.cyclegan_step import CycleGAN
+    from cyclegan.train.registry import MODELS
     cfg = benchmark_config(s, Path("A"), Path("B"), Path("runs"))
-    model = CycleGAN(cfg, torch.device(s.device))
+    model = MODELS[s.model].build(cfg, torch.device(s.device), 0)
     shape = (s.batch_size, 3, s.crop_size, s.crop_size)
     a, b = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1
     model.train_step(a, b)   # warm-up: first-call allocations and kernel choices
@@ -142,9 +154,9 @@ def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
     seconds = (time.perf_counter() - start) / n
     per_minute = 60.0 / seconds
     if as_json:
-        print(json.dumps({"recipe": s.recipe, "seconds_per_step": seconds, "threads": torch.get_num_threads()}))
+        print(json.dumps({"model": s.model, "recipe": s.recipe, "seconds_per_step": seconds, "threads": torch.get_num_threads()}))
     else:
-        print(f"{s.recipe}: {seconds:.3f} s/step on {torch.get_num_threads()} thread(s); 5 min = "
+        print(f"{s.model} {s.recipe}: {seconds:.3f} s/step on {torch.get_num_threads()} thread(s); 5 min = "
               f"{round(5 * per_minute)} steps, 15 min = {round(15 * per_minute)} steps")
     return 0
 

@@ -57,3 +57,25 @@ def test_bad_settings_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(UserError, match="already exists"):
         (tmp_path / "runs" / "benchmark").mkdir(parents=True)
         run_benchmark(BenchmarkSettings(steps=1, **TINY), tmp_path)
+    assert benchmark_quality.main(["--model", "cut", "--recipe", "fast"]) == 2
+    assert "--recipe fast is a recipe for --model cyclegan" in capsys.readouterr().err
+
+
+def test_fastcut_trains_on_the_known_answer_with_its_own_schedule(tmp_path):
+    """--model fastcut: FastCUT's published settings (at tiny width), its 150 + 50 schedule split,
+    and its one generator scored, from the same step 0 as the run itself."""
+    from cyclegan.config import Config
+    from cyclegan.train.known_answer import benchmark_config
+    def schedule(model):   # 48 steps of 12 images: 4 epochs
+        cfg = benchmark_config(BenchmarkSettings(model=model, steps=48, **TINY), Path("A"), Path("B"), tmp_path)
+        return cfg.train.n_epochs, cfg.train.n_epochs_decay
+    assert schedule("cyclegan") == (2, 2) and schedule("cut") == (2, 2) and schedule("fastcut") == (3, 1)
+    result = json.loads(run_script("--model", "fastcut", "--steps", "3", "--json", "--work-dir", str(tmp_path)))
+    assert result["settings"]["model"] == "fastcut" and result["settings"]["recipe"] == "paper, ngf 8, ndf 8"
+    run_dir = tmp_path / "runs" / "benchmark"
+    cfg = Config.load_json(run_dir / "config.json")
+    assert (cfg.model.model, cfg.train.lambda_NCE, cfg.train.flip_equivariance, cfg.train.nce_idt) == \
+        ("fastcut", 10.0, True, False)
+    assert (cfg.model.ngf, cfg.model.netG) == (8, "resnet_9blocks")
+    assert (run_dir / "latest_net_G.pth").is_file() and not (run_dir / "latest_net_G_A.pth").exists()
+    assert result["untrained"]["psnr"] != result["trained"]["psnr"]

@@ -20,6 +20,7 @@ from ..translate import Translator
 
 @dataclass
 class BenchmarkSettings:
+    model: str = "cyclegan"           # --model: cyclegan, cut or fastcut (its published defaults)
     steps: int | None = 300           # train this many steps ...
     minutes: float | None = None      # ... or for this long (then steps is ignored)
     lr: float = 2e-4

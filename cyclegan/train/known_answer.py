@@ -3,9 +3,10 @@
 ``score_known_answer`` scores a run on a test split whose true translations are known (the
 demo's test photos). ``run_benchmark`` is the training half of the known-answer benchmark behind
 ``scripts/benchmark_quality.py`` (its settings, results and scoring live in
-``cyclegan.eval.benchmark``, which imports no training code): it trains for a step count
-(constant learning rate for the first half, linear decay to zero over the second, like the
-reference's 100 + 100 epochs) or for a wall-clock budget (constant rate, trained in chunks of
+``cyclegan.eval.benchmark``, which imports no training code): it trains a model of the registry
+(CycleGAN, CUT or FastCUT, from its published defaults) for a step count (constant learning rate,
+then linear decay to zero, split as the model's epochs split: half and half like the reference's
+100 + 100, FastCUT's 150 + 50 three quarters constant) or for a wall-clock budget (constant rate, trained in chunks of
 ``CHUNK_STEPS`` and resumed exactly between them, stopping at the first chunk end past the
 budget). Only time inside the training loop counts.
 """
@@ -28,8 +29,8 @@ from ..report.html_report import write_report
 from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
 from ..translate import Translator
-from .cyclegan_step import CycleGAN
 from .loop import run_training
+from .registry import MODELS
 
 CHUNK_STEPS = 25
 
@@ -53,7 +54,7 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
     if not pairs:
         raise UserError(f"no test images in {test_A} have a counterpart of the same name in {truth_B}")
     output_dir.mkdir(parents=True, exist_ok=True)
-    untrained = Translator(CycleGAN(run.read_config(), device_).G_A, device=device_, tiling=False)  # same seed, same init
+    untrained = Translator(initial_generator(run.read_config(), device_), device=device_, tiling=False)  # same seed
     translated, baseline, before, rows = [], [], [], []
     for source, truth in pairs:
         image, target = load_rgb(source), load_rgb(truth)
@@ -72,8 +73,29 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
 
 # --------------------------------------------------------------------------- the benchmark's training half
 
+def initial_generator(cfg: Config, device):
+    """The A->B generator of a fresh model of ``cfg`` (the run's step 0: same seed, same init)."""
+    entry = MODELS[cfg.model.model]
+    return getattr(entry.build(cfg, device, 0), entry.directions["AtoB"])
+
+
+def constant_share(model: str) -> float:
+    """The share of a schedule at a constant rate for ``model``: its epochs over all of them
+    (CycleGAN 100 + 100: 0.5; FastCUT 150 + 50: 0.75), as ``--time`` splits the clock."""
+    values = {**vars(Config().train), **MODELS[model].defaults}
+    return values["n_epochs"] / (values["n_epochs"] + values["n_epochs_decay"])
+
+
 def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_dir: Path) -> Config:
+    if s.model not in MODELS or not MODELS[s.model].directions.get("AtoB"):
+        raise UserError(f"--model {s.model}: the known-answer benchmark trains a translation model "
+                        f"({', '.join(n for n, e in MODELS.items() if e.directions.get('AtoB'))})")
     cfg = Config()
+    for name, value in MODELS[s.model].defaults.items():   # the model's published settings
+        for section in (cfg.model, cfg.data, cfg.train):
+            if hasattr(section, name):
+                setattr(section, name, value)
+    cfg.model.model = s.model
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
     cfg.train.ema = s.ema
     cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
@@ -89,7 +111,8 @@ def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_
         t.n_epochs, t.n_epochs_decay = 10 ** 6, 0          # constant rate: the end is not known in advance
     else:
         epochs = math.ceil(s.steps / n_batches)
-        t.n_epochs, t.n_epochs_decay = math.ceil(epochs / 2), epochs // 2
+        t.n_epochs = math.ceil(epochs * constant_share(s.model))
+        t.n_epochs_decay = epochs - t.n_epochs
         t.max_steps = s.steps
     return cfg
 
@@ -109,7 +132,7 @@ def run_benchmark(s: BenchmarkSettings, work_dir: str | Path, log=print) -> Benc
     truth = {p.name: p for p in list_images(domain_B / "test")}
     pairs = [(load_rgb(p), load_rgb(truth[p.name])) for p in list_images(domain_A / "test")]
 
-    untrained = score_generator(CycleGAN(cfg, device).G_A, pairs, device)   # same seed: the run's step 0
+    untrained = score_generator(initial_generator(cfg, device), pairs, device)   # same seed: the run's step 0
     identity = score_generator(None, pairs, device)
 
     seconds, steps = 0.0, 0
