@@ -8,6 +8,7 @@ import sys
 import pytest
 import torch
 
+from cyclegan import train
 from cyclegan.checkpoint import load_torch_file
 from cyclegan.cli.train import main as train_main
 from cyclegan.errors import UserError
@@ -238,6 +239,33 @@ def test_a_resumed_run_is_bit_identical_to_a_straight_one(photo_domains, tmp_pat
     for net in ours:
         for key in ours[net]:
             assert torch.equal(ours[net][key], theirs[net][key]), (net, key)
+
+
+def test_fastcut_under_time_keeps_its_150_plus_50_split_and_finishes_its_schedule(photo_domains, tmp_path,
+                                                                                  monkeypatch):
+    """--model fastcut --time: the rate is constant for three quarters of the clock (FastCUT's 150 + 50
+    epochs), then falls towards zero, and the run ends before its deadline and translates the test split.
+    A clock that ticks 1 s per step makes the step count exact."""
+    from cyclegan.train import schedule as schedule_module
+
+    class Clock:
+        t = 0.0
+
+        def __call__(self):
+            self.t += 1.0
+            return self.t
+    monkeypatch.setattr(schedule_module, "now", Clock())
+    _, A, B = photo_domains
+    cfg = plan_training(options(A, B, tmp_path / "runs", model="fastcut", time_budget=40.0)).config
+    assert (cfg.train.n_epochs, cfg.train.n_epochs_decay, cfg.train.recipe) == (150, 50, "paper")
+    result = train(cfg)   # the loop and its watchers, as cyclegan-train runs it
+    rates = [line["lr"] for line in read_log(result.run_dir / "loss_log.jsonl") if "NCE" in line]
+    lr = cfg.train.lr
+    assert not result.interrupted and len(rates) == result.step
+    assert result.step == 39 and rates[:31] == [lr] * 31   # steps starting in the first 30 s (0.75 of 40)
+    assert all(a > b for a, b in zip(rates[30:], rates[31:]))   # then down, step by step ...
+    assert rates[-1] == pytest.approx(lr * 2 / 10)           # ... to 2 s of 10 before the deadline
+    assert len(list((result.run_dir / "test_results").glob("*.png"))) == 4
 
 
 # -- translating, exporting and evaluating a CUT run ----------------------------------------------------
