@@ -21,7 +21,7 @@ from cyclegan.nets.cut import PatchSampleF, create_cut_discriminator, create_cut
 from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.presets import plan_training
 from cyclegan.train import run_training
-from cyclegan.train.cut_step import build_generator as build_cut_generator
+from cyclegan.train.cut_step import CUT, build_generator as build_cut_generator
 from cyclegan.train.registry import MODELS
 from cyclegan.translate import Translator
 
@@ -221,6 +221,28 @@ def test_a_short_run_lowers_patch_nce(photo_domains, tmp_path, model):
         assert all("NCE_Y" in line for line in read_log(run / "loss_log.jsonl") if "NCE" in line)
     F = load_torch_file(run / "latest_net_F.pth")
     assert F["mlp_0.0.weight"].shape == (64, 3)   # built before the first step, saved with the public keys
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_the_keys_kept_from_gs_forward_are_a_second_encoder_pass_over_the_input(flip):
+    """PatchNCE's keys are G's encoder features of the input. Without a flip they are kept from the
+    forward that makes G(x) and G(y) (one encoder pass fewer per image); with FastCUT's flip, G saw
+    the mirror image, so they come from a pass over the input itself. Either way they equal a pass
+    of their own, at the same sampled patch positions."""
+    cfg = plan_training(options("a", "b", "runs", model="cut")).config
+    model = CUT(cfg, torch.device("cpu"))
+    torch.manual_seed(1)
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    before = model.sampler.get_state()
+    _, _, pairs = model.generator(a, b, flip)
+    model.sampler.set_state(before)
+    with torch.no_grad():
+        for (query, key), source in zip(pairs, (a, b)):
+            expected, _ = model.F(encoder_features(model.G, source, model.layers), cfg.train.num_patches,
+                                  generator=model.sampler)
+            assert len(key) == len(expected) == 5
+            for kept, own in zip(key, expected):
+                assert not kept.requires_grad and torch.allclose(kept, own, atol=1e-5)
 
 
 def weights(run_dir):

@@ -156,6 +156,17 @@ def encoder_features(generator: nn.Module, x: Tensor, layers: list[int]) -> list
     return feats
 
 
+def run_keeping_features(generator: nn.Module, x: Tensor, layers: list[int]) -> tuple[Tensor, list[Tensor]]:
+    """``generator(x)``, and the outputs of ``generator.model[i]`` for each i in ``layers`` on the
+    way, detached: the encoder features of x that ``encoder_features`` would compute again."""
+    feats = []
+    for index, layer in enumerate(generator.model):
+        x = layer(x)
+        if index in layers:
+            feats.append(x.detach())
+    return x, feats
+
+
 class AntialiasNLayerDiscriminator(nn.Module):
     """The 70x70 PatchGAN with each stride-2 conv replaced by a stride-1 conv and a blur-down."""
 

@@ -23,7 +23,8 @@ from ..config import Config
 from ..errors import UserError
 from ..losses import GANLoss, patch_nce_loss
 from ..nets import init_weights, set_requires_grad
-from ..nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features
+from ..nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features, \
+    run_keeping_features
 from ..precision import resolve_precision
 from .distributed import ddp_wrapper
 from .optim import make_adam, set_learning_rate
@@ -69,16 +70,24 @@ class GeneratorWithPatches(nn.Module):
         real = torch.cat([real_A, real_B]) if self.identity else real_A   # one pass for G(x) and G(y)
         if flip:  # FastCUT: G sees the mirror image; its features are mirrored back below
             real = torch.flip(real, [3])
-        fake = self.G(real)
+        if self.with_nce and not flip:
+            # The key side of PatchNCE is G's encoder over the unflipped input with the weights of
+            # this forward (the public code runs it again after D's update, which leaves G alone),
+            # and it gets no gradient: keep it from this pass instead of a second encoder pass.
+            fake, features = run_keeping_features(self.G, real, self.layers)
+            key_features = [[f[:n] for f in features], [f[n:] for f in features]]
+        else:
+            fake, key_features = self.G(real), [None, None]
         fake_B, idt_B = fake[:n], (fake[n:] if self.identity else None)
         pairs = []
         if self.with_nce:
-            pairs.append(self._patches(real_A, fake_B, flip))
+            pairs.append(self._patches(real_A, fake_B, flip, key_features[0]))
             if self.identity:
-                pairs.append(self._patches(real_B, idt_B, flip))
+                pairs.append(self._patches(real_B, idt_B, flip, key_features[1]))
         return fake_B, idt_B, pairs
 
-    def _patches(self, source: Tensor, output: Tensor, flip: bool) -> tuple[list[Tensor], list[Tensor]]:
+    def _patches(self, source: Tensor, output: Tensor, flip: bool,
+                 source_features: list[Tensor] | None) -> tuple[list[Tensor], list[Tensor]]:
         """Query patches of G's output and key patches of its input, at the same sampled places."""
         query = encoder_features(self.G, output, self.layers)
         if flip:
@@ -86,8 +95,9 @@ class GeneratorWithPatches(nn.Module):
         # The key side gets no gradient in the loss (the public code detaches it after H), so it
         # is computed without a graph: the same numbers, less memory and time.
         with torch.no_grad():
-            key, positions = self.F(encoder_features(self.G, source, self.layers), self.num_patches,
-                                    generator=self.sampler)
+            if source_features is None:   # G saw the mirror image: its features are not these
+                source_features = encoder_features(self.G, source, self.layers)
+            key, positions = self.F(source_features, self.num_patches, generator=self.sampler)
         query, _ = self.F(query, self.num_patches, positions)
         return query, key
 
