@@ -32,7 +32,7 @@ from .nets import create_generator
 from .precision import Precision, describe_precision, resolve_precision
 from .train.cut_step import CUT
 from .train.cyclegan_step import CycleGAN
-from .train.registry import model_entry
+from .train.registry import with_model_defaults
 
 MODELS = ("cyclegan", "cut", "fastcut")
 
@@ -99,13 +99,7 @@ def _time(fn, device: torch.device, steps: int, warmup: int) -> float:
 
 def _model_config(model_name: str, netG: str, ngf: int, ndf: int, precision: str) -> Config:
     """The bench's networks with the model's published settings (its CLI preset)."""
-    cfg = _bench_config(netG, ngf, ndf, precision)
-    cfg.model.model = model_name
-    for key, value in model_entry(model_name).defaults.items():
-        for section in (cfg.model, cfg.train):
-            if hasattr(section, key):
-                setattr(section, key, value)
-    return cfg
+    return with_model_defaults(_bench_config(netG, ngf, ndf, precision), model_name)
 
 
 def _train_row(path: str, size: int, batch: int, netG: str, ngf: int, ndf: int, device_name: str,

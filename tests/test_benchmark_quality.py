@@ -79,3 +79,21 @@ def test_fastcut_trains_on_the_known_answer_with_its_own_schedule(tmp_path):
     assert (cfg.model.ngf, cfg.model.netG) == (8, "resnet_9blocks")
     assert (run_dir / "latest_net_G.pth").is_file() and not (run_dir / "latest_net_G_A.pth").exists()
     assert result["untrained"]["psnr"] != result["trained"]["psnr"]
+
+
+def test_a_stopped_run_prints_no_score(tmp_path):
+    """SIGTERM saves the run and ends training early; the benchmark then refuses to score part of
+    its budget as if it were the whole (exit 2, one line), instead of printing a misleading row."""
+    import signal
+    import time
+    tiny = [f"--{k.replace('_', '-')}={v}" for k, v in TINY.items()]
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--steps", "100000", *tiny, "--work-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "runs" / "benchmark" / "loss_log.jsonl"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and log.read_text().count("\n") >= 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and out == "", (out, err)
+    assert "no score (run again)" in err.splitlines()[-1] and "of 100000" in err

@@ -30,7 +30,7 @@ from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
 from ..translate import Translator
 from .loop import run_training
-from .registry import MODELS
+from .registry import MODELS, with_model_defaults
 
 CHUNK_STEPS = 25
 
@@ -90,12 +90,7 @@ def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_
     if s.model not in MODELS or not MODELS[s.model].directions.get("AtoB"):
         raise UserError(f"--model {s.model}: the known-answer benchmark trains a translation model "
                         f"({', '.join(n for n, e in MODELS.items() if e.directions.get('AtoB'))})")
-    cfg = Config()
-    for name, value in MODELS[s.model].defaults.items():   # the model's published settings
-        for section in (cfg.model, cfg.data, cfg.train):
-            if hasattr(section, name):
-                setattr(section, name, value)
-    cfg.model.model = s.model
+    cfg = with_model_defaults(Config(), s.model)   # the model's published settings
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
     cfg.train.ema = s.ema
     cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
@@ -139,6 +134,8 @@ def run_benchmark(s: BenchmarkSettings, work_dir: str | Path, log=print) -> Benc
     if s.minutes is None:
         result = run_training(cfg)
         seconds, steps = result.seconds, result.step
+        if result.interrupted:   # a score of part of the budget would pass for the whole
+            raise UserError(f"training stopped at step {steps} of {s.steps}: no score (run again)")
     else:
         while seconds < 60.0 * s.minutes:
             cfg.train.max_steps, cfg.train.continue_train = steps + CHUNK_STEPS, steps > 0

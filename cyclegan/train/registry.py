@@ -166,6 +166,17 @@ def model_entry(name: str) -> ModelEntry:
     raise UserError(f"--model {name}: choose one of {', '.join(MODELS)}")
 
 
+def with_model_defaults(cfg: Config, name: str) -> Config:
+    """``cfg`` set to ``--model name`` and that model's published settings (its ``defaults``), as a
+    bare ``cyclegan-train --model name`` starts; for code that builds a Config without the CLI."""
+    cfg.model.model = name
+    for key, value in model_entry(name).defaults.items():
+        for section in (cfg.model, cfg.data, cfg.train):
+            if hasattr(section, key):
+                setattr(section, key, value)
+    return cfg
+
+
 def resolve_model(given: dict[str, Any]) -> ModelEntry:
     """The model the options name (``--model``, and ``--CUT_mode CUT|FastCUT`` with ``--model cut``, the
     public code's spelling), refusing in one line an option that belongs to another model.
