@@ -97,3 +97,12 @@ def test_a_stopped_run_prints_no_score(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 2 and out == "", (out, err)
     assert "no score (run again)" in err.splitlines()[-1] and "of 100000" in err
+
+
+def test_the_interleaved_model_timing_prints_a_row_per_model():
+    out = subprocess.run([sys.executable, str(SCRIPT.parent / "bench_models_interleaved.py"), "--sizes", "32",
+                          "--rounds", "1", "--ngf", "8"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split("|")[1:-1] for line in out.stdout.splitlines()[2:]]
+    assert [r[1].strip() for r in rows] == ["cyclegan", "cut", "fastcut"]
+    assert rows[0][3].strip() == "1.000" and all(float(r[2]) > 0 for r in rows)
