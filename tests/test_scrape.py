@@ -409,13 +409,16 @@ def test_url_file_rejects_non_http_schemes(tmp_path, capsys):
 def test_ctrl_c_leaves_folder_and_manifest_consistent(tmp_path, images):
     crops = _distinct_crops(14, size=72)
     with LocalServer() as server:
-        urls = [server.add(f"/s{i}.png", _bytes(c, "PNG"), "image/png", delay=0.25) for i, c in enumerate(crops)]
+        # The first few come quickly; the rest slowly enough that, however loaded the machine, the
+        # run cannot finish before the Ctrl-C below lands.
+        urls = [server.add(f"/s{i}.png", _bytes(c, "PNG"), "image/png", delay=0.25 if i < 4 else 2.0)
+                for i, c in enumerate(crops)]
         listing = tmp_path / "list.txt"
         listing.write_text("\n".join(urls))
         env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
         command = [sys.executable, "-c", "from cyclegan.cli.scrape import main; raise SystemExit(main())",
                    "slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
-                   *FAST, "--workers", "2", "--min-size", "32"]
+                   *FAST, "--workers", "2", "--min-size", "32", "--timeout", "5"]
         process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         manifest = tmp_path / "slow" / "manifest.jsonl"
         deadline = time.monotonic() + 30
@@ -432,7 +435,7 @@ def test_ctrl_c_leaves_folder_and_manifest_consistent(tmp_path, images):
 
         # finishing the job later adds exactly the rest
         assert scrape_main(["slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
-                            *FAST, "--min-size", "32"]) == 0
+                            *FAST, "--min-size", "32", "--timeout", "5"]) == 0
         records, files = _manifest_and_files(tmp_path / "slow")
         assert len(records) == len(files) == len(crops)
 
