@@ -35,6 +35,14 @@ def test_training_moves_psnr_clearly_above_step_0(tmp_path):
     assert trained["psnr"] > untrained["psnr"] + 1.5, result
     assert trained["ssim"] > untrained["ssim"]
     assert (tmp_path / "runs" / "benchmark" / "latest_net_G_A.pth").is_file()
+    # the same work dir, through the checkerboard script: the median-filtered truth has less
+    # period-2 texture than the photos it came from
+    out = subprocess.run([sys.executable, str(SCRIPT.parent / "checkerboard_index.py"), str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    row = out.stdout.splitlines()[2].split("|")
+    translated, truth, untranslated = (float(x) for x in row[4:7])
+    assert row[2].strip() == "resnet_6blocks" and translated > 0 and truth < untranslated
 
 
 def test_the_script_trains_for_a_wall_clock_budget(tmp_path):

@@ -122,3 +122,19 @@ def test_fid_matches_the_scipy_formula_even_with_fewer_samples_than_features():
         root = linalg.sqrtm(ca @ cb).real
         expected = ((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.trace(root)
         assert fid(a, b) == pytest.approx(expected, rel=1e-4)
+
+
+def test_checkerboard_level_sees_a_grid_locked_pattern_that_psnr_hardly_sees():
+    from cyclegan.metrics import checkerboard_level, psnr
+    rng = np.random.default_rng(0)
+    smooth = np.clip(np.add.outer(np.linspace(0.2, 0.8, 64), np.linspace(0, 0.1, 64)), 0, 1)
+    grid = np.where(np.add.outer(np.arange(64), np.arange(64)) % 2 == 0, 1.0, -1.0)
+    as_image = lambda a: Image.fromarray(np.repeat((a * 255).round().astype(np.uint8)[..., None], 3, axis=2))
+    clean, checkered = as_image(smooth), as_image(smooth + 0.02 * grid)
+    noisy = as_image(np.clip(smooth + rng.normal(0, 0.02, smooth.shape), 0, 1))
+    assert checkerboard_level(clean) < 0.004
+    assert abs(checkerboard_level(checkered) - checkerboard_level(clean) - 0.02) < 0.003   # adds its amplitude
+    assert checkerboard_level(noisy) < 0.5 * checkerboard_level(checkered)       # noise of the same size: less
+    assert psnr(checkered, clean) > 33                                           # while PSNR calls it close
+    with pytest.raises(ValueError, match="at least 8x8"):
+        checkerboard_level(as_image(smooth[:4, :4]))
