@@ -6,9 +6,9 @@ demo's test photos). ``run_benchmark`` is the training half of the known-answer 
 ``cyclegan.eval.benchmark``, which imports no training code): it trains a model of the registry
 (CycleGAN, CUT or FastCUT, from its published defaults) for a step count (constant learning rate,
 then linear decay to zero, split as the model's epochs split: half and half like the reference's
-100 + 100, FastCUT's 150 + 50 three quarters constant) or for a wall-clock budget (constant rate, trained in chunks of
-``CHUNK_STEPS`` and resumed exactly between them, stopping at the first chunk end past the
-budget). Only time inside the training loop counts.
+100 + 100, three quarters constant for FastCUT's 150 + 50) or for a wall-clock budget (constant
+rate, trained in chunks of ``CHUNK_STEPS`` and resumed exactly between them, stopping at the
+first chunk end past the budget). Only time inside the training loop counts.
 """
 from __future__ import annotations
 
@@ -82,8 +82,8 @@ def initial_generator(cfg: Config, device):
 def constant_share(model: str) -> float:
     """The share of a schedule at a constant rate for ``model``: its epochs over all of them
     (CycleGAN 100 + 100: 0.5; FastCUT 150 + 50: 0.75), as ``--time`` splits the clock."""
-    values = {**vars(Config().train), **MODELS[model].defaults}
-    return values["n_epochs"] / (values["n_epochs"] + values["n_epochs_decay"])
+    t = with_model_defaults(Config(), model).train
+    return t.n_epochs / (t.n_epochs + t.n_epochs_decay)
 
 
 def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_dir: Path) -> Config:
