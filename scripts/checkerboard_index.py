@@ -27,9 +27,8 @@ from cyclegan.translate import Translator  # noqa: E402
 PROG = "checkerboard_index"
 
 
-def levels(work_dir: Path) -> dict[str, float]:
+def levels(run: RunFolder, work_dir: Path) -> dict[str, float]:
     """Mean checkerboard level (x 1000) of the translations, the truth and the inputs."""
-    run = RunFolder(work_dir / "runs" / "benchmark")
     test_A, truth_B = work_dir / "datasets" / "demo_photos" / "test", work_dir / "datasets" / "demo_paintings" / "test"
     if not run.has_config() or not test_A.is_dir():
         raise UserError(f"{work_dir}: not a benchmark_quality --work-dir (no runs/benchmark or datasets/)")
@@ -45,8 +44,9 @@ def _run(args) -> int:
     print("| work dir | netG | upsample | translated | truth | untranslated |")
     print("|---|---|---|---:|---:|---:|")
     for work_dir in map(Path, args.work_dirs):
-        cfg = RunFolder(work_dir / "runs" / "benchmark").read_config() if (work_dir / "runs").is_dir() else None
-        found = levels(work_dir)
+        run = RunFolder(work_dir / "runs" / "benchmark")
+        found = levels(run, work_dir)
+        cfg = run.read_config()
         print(f"| {work_dir.name} | {cfg.model.netG} | {cfg.model.upsample} | {found['translated']:.2f} | "
               f"{found['truth']:.2f} | {found['untranslated']:.2f} |")
     return 0
