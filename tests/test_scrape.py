@@ -42,6 +42,13 @@ NAME_PATTERN = re.compile(r"^(train|test)/[0-9a-f]{16}\.(jpg|png)$")
 
 # ---------------------------------------------------------------- image bytes
 
+def _sigint_as_in_a_terminal() -> None:
+    """Popen preexec: SIGINT at its default, as in a terminal. A shell without job control (a CI
+    script, ``cmd &``) starts background jobs with SIGINT ignored, children inherit that, and
+    Python then never raises KeyboardInterrupt: Ctrl-C tests would test nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _distinct_crops(count: int, size: int = 96) -> list[Image.Image]:
     """Crops of different photos/regions whose perceptual hashes are far apart (>= 20 bits)."""
     photos = [skdata.astronaut(), skdata.chelsea(), skdata.coffee(), skdata.rocket(),
@@ -419,7 +426,8 @@ def test_ctrl_c_leaves_folder_and_manifest_consistent(tmp_path, images):
         command = [sys.executable, "-c", "from cyclegan.cli.scrape import main; raise SystemExit(main())",
                    "slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
                    *FAST, "--workers", "2", "--min-size", "32", "--timeout", "5"]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   preexec_fn=_sigint_as_in_a_terminal)
         manifest = tmp_path / "slow" / "manifest.jsonl"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and (not manifest.exists() or len(read_manifest(manifest)) < 3):
@@ -588,7 +596,8 @@ def test_ctrl_c_stops_at_once_while_a_host_trickles(tmp_path):
         command = [sys.executable, "-c", "from cyclegan.cli.scrape import main; raise SystemExit(main())",
                    "slow", "--provider", "urls", "--urls", str(listing), "--datasets-dir", str(tmp_path),
                    "--no-progress", "--max-time", "120", "--timeout", "60", "--host-interval", "0"]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   preexec_fn=_sigint_as_in_a_terminal)
         deadline = time.monotonic() + 60
         while server.connections < 4 and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.05)
