@@ -13,8 +13,8 @@ next to the untrained network (step 0) and the identity baseline (the untranslat
     python scripts/benchmark_quality.py --model fastcut --threads 1 --steps 900 --demo-size 64 --crop-size 64
 
 --model cut|fastcut trains CUT or FastCUT from their published settings (as --recipe paper does
-for CycleGAN; the translation scored is G(test A)). --recipe starts every setting from a cyclegan-train recipe (paper: the reference's CycleGAN,
-resnet_9blocks at width 64; fast: see cyclegan/presets.py); flags given win over it. Without
+for CycleGAN; the translation scored is G(test A)). --recipe starts every setting from a
+cyclegan-train recipe (paper: the reference's CycleGAN, resnet_9blocks at width 64; fast: see cyclegan/presets.py); flags given win over it. Without
 --recipe the settings are this script's small defaults below. --time-steps N times N training
 steps (after one warm-up step) and prints seconds per step, nothing else: the protocol of
 docs/BENCHMARKS.md measures speed that way, in isolation, then trains a step budget (--steps),
@@ -93,22 +93,22 @@ RECIPE_FIELDS = ("netG", "ngf", "ndf", "upsample", "ema", "lr", "lambda_identity
 
 def settings_from(args) -> BenchmarkSettings:
     """The script's defaults, under the recipe's values (--recipe), under the flags given."""
-    values: dict = {}
-    if args.model != "cyclegan" and args.recipe not in (None, "paper"):
-        raise UserError(f"--recipe {args.recipe} is a recipe for --model cyclegan; give --model {args.model} "
-                        "--recipe paper (its published settings)")
-    if args.model != "cyclegan" and args.recipe is None:
-        args.recipe = "paper"   # the script's small CycleGAN defaults mean nothing for CUT
-    values["model"] = args.model
-    if args.recipe is not None:
+    values: dict = {"model": args.model}
+    recipe_name = args.recipe
+    if args.model != "cyclegan":
+        if recipe_name not in (None, "paper"):
+            raise UserError(f"--recipe {recipe_name} is a recipe for --model cyclegan; give --model {args.model} "
+                            "--recipe paper (its published settings)")
+        recipe_name = "paper"   # the script's small CycleGAN defaults mean nothing for CUT
+    if recipe_name is not None:
         defaults = {**vars(Config().model), **vars(Config().data), **vars(Config().train)}
-        recipe = {**{f: defaults[f] for f in RECIPE_FIELDS}, **recipe_settings(args.recipe)}
-        values.update({f: recipe[f] for f in RECIPE_FIELDS}, recipe=args.recipe)
+        recipe = {**{f: defaults[f] for f in RECIPE_FIELDS}, **recipe_settings(recipe_name)}
+        values.update({f: recipe[f] for f in RECIPE_FIELDS}, recipe=recipe_name)
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchmarkSettings)
              if f.name not in ("steps", "minutes", "recipe", "model") and getattr(args, f.name, None) is not None}
     values.update(given)
-    if args.recipe is not None and set(given) & set(RECIPE_FIELDS):
-        values["recipe"] = f"{args.recipe}, " + ", ".join(f"{k} {given[k]}" for k in RECIPE_FIELDS if k in given)
+    if recipe_name is not None and set(given) & set(RECIPE_FIELDS):
+        values["recipe"] = f"{recipe_name}, " + ", ".join(f"{k} {given[k]}" for k in RECIPE_FIELDS if k in given)
     steps = None if args.minutes is not None else (args.steps or BenchmarkSettings.steps)
     return BenchmarkSettings(steps=steps, minutes=args.minutes, **values)
 
@@ -154,7 +154,8 @@ def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
     seconds = (time.perf_counter() - start) / n
     per_minute = 60.0 / seconds
     if as_json:
-        print(json.dumps({"model": s.model, "recipe": s.recipe, "seconds_per_step": seconds, "threads": torch.get_num_threads()}))
+        print(json.dumps({"model": s.model, "recipe": s.recipe, "seconds_per_step": seconds,
+                          "threads": torch.get_num_threads()}))
     else:
         print(f"{s.model} {s.recipe}: {seconds:.3f} s/step on {torch.get_num_threads()} thread(s); 5 min = "
               f"{round(5 * per_minute)} steps, 15 min = {round(15 * per_minute)} steps")
