@@ -16,6 +16,7 @@ from typing import Callable
 
 from .config import Config
 from .errors import UserError
+from .eval.collapse_watch import CollapseWatcher
 from .eval.kid_watch import KIDWatcher
 from .report.test_split import TestSplitWatcher
 from .events import EventBus
@@ -50,6 +51,8 @@ def default_watchers(cfg: Config, publish: Callable) -> list:
     entry = model_entry(cfg.model.model)
     t = cfg.train
     watchers = [DECLARED_WATCHERS[name]() for name in entry.watchers]
+    if "AtoB" in entry.directions:   # is the generator translating, or handing its input back?
+        watchers.append(CollapseWatcher(publish, entry.directions, every=t.print_freq))
     if t.eval_freq > 0:
         watchers.append(KIDWatcher(t.eval_freq, publish, entry.directions))
     if not t.no_html:

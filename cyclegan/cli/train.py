@@ -6,16 +6,17 @@ small CycleGAN on them, and scores the translated test images against their know
 from __future__ import annotations
 
 import argparse
-import argparse
 import os
 import sys
 from pathlib import Path
 
 from ..config import D_AUGMENTATIONS
-from ..nets import UPSAMPLING
+from ..nets import GENERATORS, UPSAMPLING
 from ..presets import RECIPES, plan_training
 from ..runfolder import RunFolder
 from ..report import DISPLAY_CHOICES
+from ..report.test_split import test_split_change
+from ..eval.collapse_watch import STILL_IDENTITY
 from ..run import train
 from ..train.known_answer import score_known_answer
 from ..train.schedule import parse_duration
@@ -74,10 +75,10 @@ def build_parser() -> Parser:
     add_option(model, "--model", choices=model_names(),
                help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
                     "(Park et al. 2020); dcgan: an unconditional baseline trained on --domainA")
-    add_option(model, "--netG", choices=["resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128",
-                                         "skip_resnet_6blocks", "skip_resnet_9blocks"],
+    add_option(model, "--netG", choices=list(GENERATORS),
                help="generator (default resnet_9blocks; unet_* take sides that are multiples of 256/128; "
-                    "skip_resnet_*: ours, not the reference's: input plus a learned change, the identity at step 0)")
+                    "skip_resnet_*: ours, not the reference's: input plus a learned change, the identity at step 0; "
+                    "colour_skip_resnet_6blocks: that plus a per-pixel colour path)")
     add_option(model, "--upsample", choices=list(UPSAMPLING),
                help="generator upsampling (default transpose, the reference's; resize: nearest x2 then a 3x3 "
                     "conv, no checkerboard; files then no longer load into the reference's network)")
@@ -229,6 +230,10 @@ def _run(args) -> int:
     if cfg.train.time_budget is not None and not plan.demo and test_results.is_dir():
         print(f"{PROG}: translated the test photos of domain A to {test_results} "
               f"(side by side: {RunFolder(where).test_strip})")
+        change = test_split_change(RunFolder(where), cfg)
+        if change is not None:
+            verdict = " (about the photo itself: see the warning above)" if change < STILL_IDENTITY else ""
+            print(f"{PROG}: the translations changed the photos by {change:.1f} of 255 levels on average{verdict}")
     if plan.demo:
         score = score_known_answer(where, Path(cfg.data.domainA) / "test", Path(cfg.data.domainB) / "test",
                                    where / "test_results", cfg.train.device)

@@ -281,14 +281,17 @@ def _file_names(count: int) -> list[str]:
     return [f"{i:05d}.png" for i in range(count)]
 
 
-def _build_params(crop_size: int, n_train: int, n_test: int, seed: int) -> dict:
-    return {
+def _build_params(crop_size: int, n_train: int, n_test: int, seed: int, transform_id: str | None = None) -> dict:
+    params = {
         "version": DEMO_VERSION,
         "crop_size": crop_size,
         "n_train": n_train,
         "n_test": n_test,
         "seed": seed,
     }
+    if transform_id is not None:   # absent for the demo's own stylisation: older demo folders stay valid
+        params["transform"] = transform_id
+    return params
 
 
 def _read_marker(domain_dir: pathlib.Path) -> dict | None:
@@ -360,6 +363,8 @@ def build_demo_domains(
     n_train: int = 60,
     n_test: int = 8,
     seed: int = 0,
+    transform: Callable[[Image.Image], Image.Image] | None = None,
+    transform_id: str | None = None,
 ) -> tuple[pathlib.Path, pathlib.Path]:
     """Create datasets_dir/demo_photos/{train,test}/ and datasets_dir/demo_paintings/{train,test}/ ; return the two domain folders.
 
@@ -367,7 +372,13 @@ def build_demo_domains(
     parameters.  Raises ``UserError`` if either name is taken by a folder
     the demo did not create.  Otherwise (re)builds both domains together,
     so that B's test images always match A's.
+
+    ``transform`` replaces the demo's ``stylise`` (the quality suite's known-answer pairs);
+    ``transform_id`` names it in the marker, so a folder built with another one is rebuilt.
     """
+    if (transform is None) != (transform_id is None):
+        raise ValueError("give transform and transform_id together")
+    transform = transform or stylise
     if crop_size < 1 or n_train < 1 or n_test < 1:
         raise UserError("demo crop_size, n_train and n_test must all be at least 1")
     datasets_dir = pathlib.Path(datasets_dir)
@@ -377,7 +388,7 @@ def build_demo_domains(
     _check_not_user_folder(dir_a)
     _check_not_user_folder(dir_b)
 
-    params = _build_params(crop_size, n_train, n_test, seed)
+    params = _build_params(crop_size, n_train, n_test, seed, transform_id)
     if _is_complete(dir_a, params) and _is_complete(dir_b, params):
         return dir_a, dir_b
 
@@ -385,9 +396,9 @@ def build_demo_domains(
     if not photos:
         raise UserError("no demo photos could be loaded from scikit-image or scikit-learn")
     train_a = _make_crops(photos, crop_size, n_train, "A", seed)
-    train_b = [stylise(crop) for crop in _make_crops(photos, crop_size, n_train, "B", seed)]
+    train_b = [transform(crop) for crop in _make_crops(photos, crop_size, n_train, "B", seed)]
     test_a = _make_crops(photos, crop_size, n_test, "test", seed)
-    test_b = [stylise(crop) for crop in test_a]
+    test_b = [transform(crop) for crop in test_a]
 
     datasets_dir.mkdir(parents=True, exist_ok=True)
     for domain_dir, train, test in ((dir_a, train_a, test_a), (dir_b, train_b, test_b)):

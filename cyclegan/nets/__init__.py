@@ -11,13 +11,14 @@ from torch import nn
 
 from ..errors import UserError
 from .discriminator import NLayerDiscriminator, PixelDiscriminator
-from .generator import UPSAMPLING, ResnetBlock, ResnetGenerator, SkipResnetGenerator
+from .generator import UPSAMPLING, ColourSkipResnetGenerator, ResnetBlock, ResnetGenerator, SkipResnetGenerator
 from .init import INIT_TYPES, init_weights, set_requires_grad
 from .norms import get_norm_layer
 from .unet import UNET_DEPTHS, UnetGenerator, UnetSkipBlock, unet_builder
 
 # Every constructor takes the same keyword arguments, so callers never branch on the name.
-# The skip_resnet_* generators are ours (input plus a learned change, the identity at step 0); the
+# The skip_resnet_* generators are ours (input plus a learned change, the identity at step 0;
+# colour_skip_* adds a per-pixel colour path); the
 # reference has no such network, so its loaders and the key-based inference refuse them.
 GENERATORS: dict[str, Callable[..., nn.Module]] = {
     "resnet_9blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": ResnetGenerator(
@@ -28,6 +29,12 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
         input_nc, output_nc, ngf, n_blocks=9, norm=norm, use_dropout=use_dropout, upsample=upsample),
     "skip_resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose": SkipResnetGenerator(
         input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout, upsample=upsample),
+    "colour_skip_resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose":
+        ColourSkipResnetGenerator(input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout,
+                                  upsample=upsample),
+    "pixelmap_resnet_6blocks": lambda input_nc, output_nc, ngf, norm, use_dropout, upsample="transpose":
+        ColourSkipResnetGenerator(input_nc, output_nc, ngf, n_blocks=6, norm=norm, use_dropout=use_dropout,
+                                  upsample=upsample, start="random"),
     **{name: unet_builder(num_downs) for name, num_downs in UNET_DEPTHS.items()},   # unet_128, unet_256
 }
 REFERENCE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", *UNET_DEPTHS)   # laid out key for key like the reference's

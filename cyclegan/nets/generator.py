@@ -26,6 +26,11 @@ class ZeroInitConv2d(nn.Conv2d):
     """A convolution that ``init_weights`` sets to zero (weights and bias): a change that starts at nothing."""
 
 
+class FanInInitConv2d(nn.Conv2d):
+    """A convolution that ``init_weights`` sets by He's fan-in rule whatever --init_type says: the
+    N(0, 0.02) of the papers would leave a 1x1 convolution of 3 colours with almost no signal."""
+
+
 def upsample_layer(in_ch: int, out_ch: int, how: str, use_bias: bool) -> nn.Module:
     """Double the resolution: the reference's transposed convolution, or resize then convolve."""
     if how == "transpose":
@@ -128,3 +133,33 @@ class SkipResnetGenerator(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return (x + self.change(x)).clamp(-1.0, 1.0)                        # out x H x W, in [-1, 1]
+
+
+class ColourSkipResnetGenerator(SkipResnetGenerator):
+    """y = clip(x + colour(x) + change(x), -1, 1): the skip generator plus a per-pixel colour path.
+
+    Instance norm after the first convolution removes each image's absolute colour and
+    brightness, so the ResNet ``change`` sees only how a pixel differs from its image: a global
+    colour or tone map (a hue rotation, a tone curve, the warm palette of paintings), which
+    depends on the absolute colour, is slow for it to learn. ``colour`` is a small per-pixel
+    network without normalisation (1x1 convolutions: 3 -> 16 -> 16 -> 3, leaky ReLU), whose
+    output layer starts at zero, so the generator still starts as the identity.
+    """
+
+    def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 6,
+                 norm: NormFactory | None = None, use_dropout: bool = False, upsample: str = "transpose",
+                 colour_width: int = 16, start: str = "identity"):
+        super().__init__(input_nc, output_nc, ngf, n_blocks, norm, use_dropout, upsample)
+        last = ZeroInitConv2d if start == "identity" else FanInInitConv2d
+        self.keeps_input = start == "identity"
+        self.colour = nn.Sequential(
+            FanInInitConv2d(input_nc, colour_width, kernel_size=1),         # width x H x W
+            nn.LeakyReLU(0.2, True),
+            FanInInitConv2d(colour_width, colour_width, kernel_size=1),     # width x H x W
+            nn.LeakyReLU(0.2, True),
+            last(colour_width, output_nc, kernel_size=1),                   # out x H x W
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        base = x + self.colour(x) if self.keeps_input else self.colour(x)   # out x H x W
+        return (base + self.change(x)).clamp(-1.0, 1.0)                     # out x H x W, in [-1, 1]

@@ -6,7 +6,7 @@ from typing import Iterable
 from torch import nn
 
 from ..errors import UserError
-from .generator import ZeroInitConv2d
+from .generator import FanInInitConv2d, ZeroInitConv2d
 
 INIT_TYPES = ("normal", "xavier", "kaiming", "orthogonal")
 
@@ -23,6 +23,10 @@ def init_weights(net: nn.Module, init_type: str = "normal", gain: float = 0.02) 
     def init_module(m: nn.Module) -> None:
         if isinstance(m, ZeroInitConv2d):   # a learned change that starts at nothing (skip generators)
             nn.init.zeros_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, FanInInitConv2d):
+            nn.init.kaiming_normal_(m.weight, a=0.2, mode="fan_in", nonlinearity="leaky_relu")
             if m.bias is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):

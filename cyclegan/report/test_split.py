@@ -64,6 +64,25 @@ def translate_test_split(run: RunFolder, cfg, device) -> list:
     return written
 
 
+def mean_change(rows) -> float:
+    """Mean |translation - photo| over (photo, translation) pairs, in levels of 255."""
+    import numpy as np
+    changes = [np.abs(np.asarray(fake.convert("RGB"), dtype=np.float64) -
+                      np.asarray(photo.convert("RGB").resize(fake.size), dtype=np.float64)).mean()
+               for photo, fake in rows]
+    return float(np.mean(changes)) if changes else 0.0
+
+
+def test_split_change(run: RunFolder, cfg) -> float | None:
+    """How much the run's translations of domain A's test split changed the photos (levels of 255)."""
+    domain_A, _ = resolve_domains(cfg.data)
+    if domain_A.test_dir is None or not run.test_results_dir.is_dir():
+        return None
+    rows = [(load_rgb(source), load_rgb(run.test_results_dir / f"{source.stem}.png"))
+            for source in list_images(domain_A.test_dir) if (run.test_results_dir / f"{source.stem}.png").is_file()]
+    return mean_change(rows) if rows else None
+
+
 def save_strip(rows: Sequence[Sequence[Image.Image]], path, side: int = STRIP_SIDE) -> None:
     """One image: a row per test photo, its columns (input, translated[, truth]) side by side."""
     if not rows:
