@@ -98,6 +98,7 @@ class TrainConfig:
     max_steps: int | None = None
     time_budget: float | None = None  # seconds: --time fits the whole lr schedule into this much training
     recipe: str = "paper"            # paper | fast: which preset the options started from (recorded)
+    cycle_warmup: float = 0.0        # share of the run over which the cycle loss weight rises from 0 (0 = the paper)
     ema: float = 0.0                 # decay of an average of the generators' weights, saved and translated (0 = off)
     save_latest_freq: int = 5000     # iterations
     save_epoch_freq: int = 5         # epochs

@@ -95,6 +95,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "max_steps": Rule(1, None, optional=True, below="--max-steps must be at least 1"),
         "time_budget": Rule(0, None, low_open=True, optional=True, note="seconds of training"),
         "ema": Rule(**_FRACTION, note="the decay of the weight average; 0 turns it off"),
+        "cycle_warmup": Rule(**_FRACTION, note="0 keeps the cycle loss at full weight from the first step"),
         "save_latest_freq": Rule(1, None, below="--save_latest_freq and --save_epoch_freq must be >= 1"),
         "save_epoch_freq": Rule(1, None, below="--save_latest_freq and --save_epoch_freq must be >= 1"),
         "print_freq": Rule(1, None, below="--print_freq must be at least 1"),

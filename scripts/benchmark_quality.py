@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, lambda: _run(args))
 
 
-RECIPE_FIELDS = ("netG", "ngf", "ndf", "upsample", "ema", "lr", "lambda_identity", "batch_size")
+RECIPE_FIELDS = ("netG", "ngf", "ndf", "upsample", "ema", "lr", "lambda_identity", "batch_size", "cycle_warmup")
 
 
 def settings_from(args) -> BenchmarkSettings:

@@ -59,7 +59,7 @@ def parse_value(text: str):
 
 def recipe_options(name: str, defined: dict[str, str]) -> dict:
     """The cyclegan-train options of a recipe: a preset name, or a --define NAME=BASE,key=value,..."""
-    from cyclegan.presets import RECIPES
+    from cyclegan.presets import RECIPES, recipe_settings
     if name in defined:
         base, *pairs = defined[name].split(",")
         options = recipe_options(base, defined)
@@ -67,8 +67,8 @@ def recipe_options(name: str, defined: dict[str, str]) -> dict:
             key, _, value = pair.partition("=")
             options[key.strip()] = parse_value(value.strip())
         return options
-    if name in RECIPES:
-        return {"recipe": name}
+    if name in RECIPES:   # spelled out, so a job reads the recipe as it was when the suite started
+        return recipe_settings(name)
     raise UserError(f"--recipes {name}: not a recipe ({', '.join(RECIPES)}) nor a --define")
 
 
@@ -151,11 +151,11 @@ def run_jobs(specs: list[dict], cores: list[int], log) -> None:
                     Path(spec["dir"]).mkdir(parents=True, exist_ok=True)
                     (Path(spec["dir"]) / "spec.json").write_text(json.dumps(spec))
                     command = [sys.executable, __file__, "--job", str(Path(spec["dir"]) / "spec.json")]
-                    if sys.platform.startswith("linux") and len(os.sched_getaffinity(0)) > 1:
-                        command = ["taskset", "-c", str(core), *command]
+                    pin = (lambda core=core: os.sched_setaffinity(0, {core})) if hasattr(os, "sched_setaffinity") else None
                     env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "MKL_NUM_THREADS": str(spec["threads"])}
                     log_file = open(Path(spec["dir"]) / "log.txt", "w")
-                    running[core] = (subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env), spec)
+                    running[core] = (subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, env=env,
+                                                     preexec_fn=pin), spec)
                     log_file.close()
                     log(f"core {core}: {spec['pair']} seed {spec['seed']} {spec['recipe']}")
             time.sleep(0.5)
@@ -215,8 +215,8 @@ def report(specs: list[dict], recipes: list[str], args, log) -> str:
     by_key = {(s["pair"], s["seed"], s["recipe"]): s for s in specs}
     pairs = list(dict.fromkeys(s["pair"] for s in specs))
     seeds = sorted({s["seed"] for s in specs})
-    lines = [f"size {args.size} px, {args.minutes:g} min per run ({'steps ' + str(args.steps) if args.steps else 'wall clock'}), "
-             f"one core each, seeds {','.join(map(str, seeds))}"]
+    budget = f"{args.steps} steps" if args.steps else f"{args.minutes:g} min of wall clock"
+    lines = [f"size {args.size} px, {budget} per run, one core each, seeds {','.join(map(str, seeds))}"]
     known_header = ("| pair | kind | strength | untranslated PSNR | " +
                     " | ".join(f"{r} PSNR | {r} SSIM | {r} steps" for r in recipes) + " |")
     lines += [known_header, "|" + "---|" * (4 + 3 * len(recipes))]
@@ -345,6 +345,8 @@ def _run(args, log) -> str:
         raise UserError("--pairs real needs --dataroot FOLDER (trainA/ trainB/ testA/ [testB/])")
     seeds = [int(s) for s in args.seeds.split(",")]
     cores = [int(c) for c in args.cores.split(",")] if args.cores else sorted(os.sched_getaffinity(0))
+    if hasattr(os, "sched_getaffinity") and not set(cores) <= os.sched_getaffinity(0):
+        raise UserError(f"--cores {args.cores}: this process may run on cores {sorted(os.sched_getaffinity(0))} only")
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
     dataroot = None

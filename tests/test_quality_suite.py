@@ -16,6 +16,7 @@ from cyclegan.data.known_pairs import KNOWN_PAIRS, draw_strength
 from cyclegan.eval.real_pair import score_real, split_judges, structure, fit_judge
 from cyclegan.metrics import psnr
 from cyclegan.run import train
+from cyclegan.runfolder import RunFolder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "quality_suite.py"
 
@@ -125,10 +126,10 @@ def test_structure_is_high_for_the_same_scene_and_low_for_another():
 
 # --------------------------------------------------------------------------- the identity-collapse guard
 
-def guarded_run(domains, tmp_path, capfd, **model):
+def guarded_run(domains, tmp_path, capfd, html=False, **model):
     _, domain_A, domain_B = domains
     cfg = tiny_config(domain_A, domain_B, tmp_path, max_steps=40, print_freq=10, lambda_identity=0.0)
-    cfg.train.no_html, cfg.train.display = True, "none"
+    cfg.train.no_html, cfg.train.display = not html, "none"
     for key, value in model.items():
         setattr(cfg.model if hasattr(cfg.model, key) else cfg.train, key, value)
     train(cfg)
@@ -138,16 +139,16 @@ def guarded_run(domains, tmp_path, capfd, **model):
 
 def test_the_collapse_guard_fires_on_a_run_that_stays_the_identity(photo_domains, tmp_path, capfd):
     # a generator that starts as its input and learns at a negligible rate stays the identity
-    measured, err = guarded_run(photo_domains, tmp_path, capfd, netG="skip_resnet_6blocks", lr=1e-9)
+    measured, err = guarded_run(photo_domains, tmp_path, capfd, html=True, netG="skip_resnet_6blocks", lr=1e-9)
     assert measured and all(m["G_change"] < 0.5 for m in measured)
     assert "D_tells" in measured[0]
     assert err.count("still hands its input back") == 1       # said once, in one line
+    assert "how much G changes the photos" in RunFolder(tmp_path / "tiny").report_page.read_text()
 
 
 def test_the_collapse_guard_stays_quiet_on_a_run_that_learns(photo_domains, tmp_path, capfd):
     measured, err = guarded_run(photo_domains, tmp_path, capfd, netG="colour_skip_resnet_6blocks", lr=2e-3)
-    assert measured[-1]["G_change"] > 3.0, measured
-    assert measured[-1]["G_change"] > measured[0]["G_change"]
+    assert all(m["G_change"] > 3.0 for m in measured[1:]), measured
     assert "still hands its input back" not in err
 
 
@@ -182,3 +183,20 @@ def test_bad_suite_options_are_one_line_errors(tmp_path):
         out = subprocess.run([sys.executable, str(SCRIPT), *argv, "--work-dir", str(tmp_path / "w")],
                              capture_output=True, text=True, timeout=60)
         assert out.returncode == 2 and out.stderr.count("\n") == 1 and message in out.stderr, out.stderr
+
+
+def test_a_timed_run_ends_by_saying_how_much_the_photos_changed(photo_domains, tmp_path, capsys):
+    from cyclegan.cli.train import main
+    _, domain_A, domain_B = photo_domains
+    code = main(["--domainA", str(domain_A), "--domainB", str(domain_B), "--time", "5s", "--ngf", "8", "--ndf", "8",
+                 "--load_size", "36", "--crop_size", "32", "--num_threads", "0", "--checkpoints_dir", str(tmp_path),
+                 "--name", "timed", "--display", "none", "--precision", "fp32", "--no_html"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    line = next(l for l in out.splitlines() if "the translations changed the photos by" in l)
+    levels = float(line.split(" by ")[1].split(" of 255")[0])
+    translated = list_images(tmp_path / "timed" / "test_results")
+    photos = {p.stem: load_rgb(p) for p in list_images(domain_A / "test")}
+    measured = np.mean([np.abs(np.asarray(load_rgb(t), float) - np.asarray(photos[t.stem], float)).mean()
+                        for t in translated])
+    assert levels == pytest.approx(measured, abs=0.06)

@@ -110,3 +110,42 @@ def test_bad_values_are_one_line_errors(photo_domains, tmp_path, option, message
     _, domain_A, domain_B = photo_domains
     with pytest.raises(UserError, match=message):
         train(tiny_config(domain_A, domain_B, tmp_path, max_steps=1, **option))
+
+
+def test_the_colour_path_starts_at_the_identity_and_sees_absolute_colour():
+    """colour_skip_resnet_6blocks is the identity at init; after training on a brightness shift its
+    per-pixel colour path maps two flat images of different colours differently (instance norm
+    alone would give a flat image of any colour the same change)."""
+    torch.manual_seed(0)
+    g = init_weights(create_generator("colour_skip_resnet_6blocks", ngf=8, upsample="resize"))
+    x = images(2)
+    assert torch.equal(g(x), x.clamp(-1, 1))
+    assert {k.split(".")[0] for k in g.state_dict()} == {"change", "colour"}
+    optimiser = torch.optim.Adam(g.parameters(), lr=5e-3)
+    for _ in range(60):          # learn y = x - 0.5 where x > 0, else x: a colour-dependent change
+        optimiser.zero_grad()
+        loss = (g(x) - torch.where(x > 0, x - 0.5, x)).abs().mean()
+        loss.backward()
+        optimiser.step()
+    dark, bright = torch.full((1, 3, 16, 16), -0.5), torch.full((1, 3, 16, 16), 0.5)
+    assert (g(bright) - bright).mean() < -0.3 and (g(dark) - dark).abs().mean() < 0.2
+    random_start = init_weights(create_generator("pixelmap_resnet_6blocks", ngf=8, upsample="resize"))
+    assert not torch.allclose(random_start(x), x, atol=0.05)
+
+
+def test_cycle_warmup_raises_the_cycle_weight_from_zero(photo_domains, tmp_path):
+    import json
+    _, domain_A, domain_B = photo_domains
+
+    def first_cycle_loss(warmup, name):
+        cfg = tiny_config(domain_A, domain_B, tmp_path, max_steps=4, print_freq=1, cycle_warmup=warmup)
+        cfg.train.name, cfg.train.no_html, cfg.train.display = name, True, "none"
+        train(cfg)
+        log = [json.loads(line) for line in (tmp_path / name / "loss_log.jsonl").read_text().splitlines()]
+        steps = [entry for entry in log if "cycle_A" in entry]
+        return steps[0]["cycle_A"], steps[-1]["cycle_A"]
+    first, last = first_cycle_loss(0.5, "warm")
+    assert first == 0.0 and last > 0.0            # 0 at the first step, then rising with the run
+    assert first_cycle_loss(0.0, "paper")[0] > 0.0
+    with pytest.raises(UserError, match="--cycle_warmup is a --model cyclegan option"):
+        plan_training({"model": "cut", "domainA": str(domain_A), "domainB": str(domain_B), "cycle_warmup": 0.3})

@@ -127,9 +127,13 @@ def build_parser() -> Parser:
                     "then decays to zero at the deadline (same split as --n_epochs/--n_epochs_decay); with "
                     "--continue_train: this much more time. Implies --recipe fast unless --recipe is given")
     add_option(train, "--recipe", choices=list(RECIPES),
-               help="where the options start from: paper (the reference's CycleGAN; the default) or fast (learns "
-                    "most per CPU second: --netG skip_resnet_6blocks --upsample resize --ngf 16 --ndf 16 --ema "
-                    "0.999 --lr 5e-4 --lambda_identity 0; the default with --time and for the demo); options given win")
+               help="where the options start from: paper (the reference's CycleGAN; the default) or fast (chosen on "
+                    "the quality suite, docs/BENCHMARKS.md: --netG colour_skip_resnet_6blocks --cycle_warmup 0.3 "
+                    "--upsample resize --ngf 16 --ndf 16 --ema 0.999 --lr 5e-4 --lambda_identity 0; the default with "
+                    "--time and for the demo); options given win")
+    add_option(train, "--cycle_warmup", type=float,
+               help="share of the run over which the cycle loss's weight rises from 0 to --lambda_A/B, so the "
+                    "generators can leave the identity before the cycle holds them (default 0 = the paper)")
     add_option(train, "--ema", type=float,
                help="save and translate an average of the generators' weights with this decay, e.g. 0.999 "
                     "(default 0 = off, the reference's)")

@@ -33,6 +33,7 @@ class BenchmarkSettings:
     ndf: int = 16
     upsample: str = "transpose"       # --upsample
     ema: float = 0.0                  # --ema (0 = off)
+    cycle_warmup: float = 0.0         # --cycle_warmup (0 = off)
     recipe: str = "custom"            # the recipe the settings came from (recorded in the result)
     threads: int | None = None        # torch threads (None: the environment's)
     demo_size: int = 96               # side of every demo image (train and test)

@@ -103,9 +103,13 @@ def _progression_section(run: RunFolder) -> str:
     return "<h2>Progression</h2>\n" + "\n".join(parts) if parts else ""
 
 
+GUARD_KEYS = ("G_change", "D_tells")
+
+
 def _plots_section(records: list[dict]) -> str:
     losses: dict[str, tuple[list[float], list[float]]] = {}
     kid: dict[str, tuple[list[float], list[float]]] = {}
+    guard: dict[str, tuple[list[float], list[float]]] = {}   # the identity-collapse guard's measures
     for record in records:
         x = record.get("epoch")
         if not isinstance(x, (int, float)):
@@ -113,13 +117,19 @@ def _plots_section(records: list[dict]) -> str:
         for key, value in record.items():
             if key in NOT_LOSSES or not isinstance(value, (int, float)):
                 continue
-            target = kid if "kid" in key.lower() else losses
+            target = kid if "kid" in key.lower() else guard if key in GUARD_KEYS else losses
             xs, ys = target.setdefault(key, ([], []))
             xs.append(float(x))
             ys.append(float(value))
     parts = ["<h2>Losses</h2>", line_chart(losses, "training losses", "epoch", "loss")]
     if kid:
         parts.append(line_chart(kid, "KID (lower is better)", "epoch", "KID"))
+    if "G_change" in guard:   # near 0 all along: the generator hands its input back
+        parts.append(line_chart({"G_change": guard["G_change"]}, "how much G changes the photos", "epoch",
+                                "mean |G(x) - x|, levels of 255"))
+    if "D_tells" in guard:
+        parts.append(line_chart({"D_tells": guard["D_tells"]}, "D's margin between real B and translations",
+                                "epoch", "D(real B) - D(G(x))"))
     return "\n".join(parts)
 
 

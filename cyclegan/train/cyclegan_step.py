@@ -166,6 +166,9 @@ class CycleGAN:
     def set_learning_rate(self, lr: float) -> None:
         set_learning_rate(self.optimizers.values(), lr)
 
+    # --cycle_warmup: the loop sets the share of the cycle loss's weight for each step (1 = the paper's)
+    cycle_scale = 1.0
+
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])
 
@@ -205,8 +208,8 @@ class CycleGAN:
             losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * t.lambda_A * t.lambda_identity
         losses["G_A"] = self.criterion_gan(score_fake_B.float(), True)
         losses["G_B"] = self.criterion_gan(score_fake_A.float(), True)
-        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * t.lambda_A
-        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * t.lambda_B
+        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * t.lambda_A * self.cycle_scale
+        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * t.lambda_B * self.cycle_scale
         self.scaler_G.scale(sum(losses.values())).backward()
         self.scaler_G.step(self.optimizer_G)
         self.scaler_G.update()

@@ -92,7 +92,7 @@ def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_
                         f"({', '.join(n for n, e in MODELS.items() if e.directions.get('AtoB'))})")
     cfg = with_model_defaults(Config(), s.model)   # the model's published settings
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
-    cfg.train.ema = s.ema
+    cfg.train.ema, cfg.train.cycle_warmup = s.ema, s.cycle_warmup
     cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
     cfg.data.preprocess, cfg.data.load_size, cfg.data.crop_size = "crop", s.demo_size, s.crop_size
     cfg.data.batch_size, cfg.data.num_threads = s.batch_size, 0

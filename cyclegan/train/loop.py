@@ -223,6 +223,8 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
             for batch in loader.for_epoch(progress.epoch, progress.batch):
                 lr = schedule.learning_rate(progress)
                 model.set_learning_rate(lr)
+                if t.cycle_warmup > 0:   # the cycle loss's weight rises from 0 over the first share of the run
+                    model.cycle_scale = min(1.0, schedule.done / max(schedule.total, 1e-9) / t.cycle_warmup)
                 last = model.train_batch(batch)
                 seen_dump(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
