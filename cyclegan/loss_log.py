@@ -25,9 +25,12 @@ class LossLog:
     def means(self) -> dict[str, float]:
         return {name: total / self._count for name, total in self._sums.items()} if self._count else {}
 
-    def flush(self, **fields) -> dict | None:
-        """Append one line: ``fields`` (step, epoch, lr, ...) plus the mean of each loss."""
-        if not self._count:
+    def flush(self, always: bool = False, **fields) -> dict | None:
+        """Append one line: ``fields`` (step, epoch, lr, ...) plus the mean of each loss.
+
+        Without losses since the last line nothing is written, unless ``always`` (a measurement
+        such as KID, which must reach the log even when another one just took the losses along)."""
+        if not self._count and not always:
             return None
         record = {**fields, **{k: round(v, 6) for k, v in self.means().items()}}
         with self.path.open("a") as f:

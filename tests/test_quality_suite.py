@@ -147,8 +147,11 @@ def test_the_collapse_guard_fires_on_a_run_that_stays_the_identity(photo_domains
 
 
 def test_the_collapse_guard_stays_quiet_on_a_run_that_learns(photo_domains, tmp_path, capfd):
-    measured, err = guarded_run(photo_domains, tmp_path, capfd, netG="colour_skip_resnet_6blocks", lr=2e-3)
-    assert all(m["G_change"] > 3.0 for m in measured[1:]), measured
+    # the fast recipe's generator, rate and warm-up: the change grows as the palette is learned
+    measured, err = guarded_run(photo_domains, tmp_path, capfd, netG="colour_skip_resnet_6blocks", lr=5e-4,
+                                cycle_warmup=0.3)
+    changes = [m["G_change"] for m in measured]
+    assert min(changes) > 3.0 and changes[-1] > changes[0], changes
     assert "still hands its input back" not in err
 
 

@@ -19,6 +19,7 @@ import time
 
 import torch
 
+from ..checkpoint import unwrap
 from ..events import Measured, RunEnded, RunStarted, StepEnded
 
 FAIR_SHARE = 0.25           # of the planned steps or of the --time budget
@@ -55,8 +56,10 @@ class CollapseWatcher:
 
     def measure(self, event) -> dict[str, float]:
         networks = self.started.networks
-        generator = networks[self.generator_name]
+        # the bare networks: a DDP wrapper would sync across ranks, and only rank 0 measures
+        generator = unwrap(networks[self.generator_name])
         judge = networks.get(JUDGES.get(self.generator_name, ""))
+        judge = unwrap(judge) if judge is not None else None
         values = {"G_change": round(change_levels(generator, self.fixed_A), 3)}
         if judge is not None:
             values["D_tells"] = round(discriminator_margin(judge, generator, self.fixed_A, self.fixed_B), 4)

@@ -208,8 +208,9 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
 
     def record_measurement(event) -> None:  # a watcher's measurement (KID) joins the loss log at its step
         if isinstance(event, Measured):
-            log.flush(step=event.position.step, epoch=event.position.epoch_fraction, lr=event.learning_rate,
-                      time=round(time.time() - start_time, 2), **{k: round(v, 6) for k, v in event.values.items()})
+            log.flush(always=True, step=event.position.step, epoch=event.position.epoch_fraction,
+                      lr=event.learning_rate, time=round(time.time() - start_time, 2),
+                      **{k: round(v, 6) for k, v in event.values.items()})
     events.subscribe(record_measurement)
     events.announce(RunStarted(run_dir, cfg, position(), total_steps, device, dict(model.nets), model.samplers()))
     interrupted = False
