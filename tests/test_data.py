@@ -1,5 +1,6 @@
 import collections
 import contextlib
+import time
 from pathlib import Path
 
 import numpy as np
@@ -295,3 +296,28 @@ def test_a_non_utf8_folder_name_loads_without_unicode_errors(tmp_path, capsys):
     with pytest.raises(UserError) as info:
         load_training_data(DataConfig(domainA=str(root / "nope"), domainB=str(root / "trainB")))
     str(info.value).encode("utf-8")
+
+
+def test_a_loader_left_open_does_not_keep_the_interpreter_from_exiting(photo_domains, tmp_path):
+    """Its workers ignore SIGTERM (a Ctrl-C or `timeout` must not kill them before the main process
+    saves), so multiprocessing's exit handler alone would wait on them forever."""
+    import subprocess
+    import sys
+    import textwrap
+    _, domain_A, domain_B = photo_domains
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from conftest import tiny_config
+        from cyclegan.data.unaligned import RunLoader
+        from cyclegan.train.registry import model_entry
+        cfg = tiny_config({str(domain_A)!r}, {str(domain_B)!r}, {str(tmp_path)!r})
+        loader = RunLoader(model_entry("cyclegan").dataset(cfg), batch_size=1, seed=0, shuffle=True, num_workers=2)
+        next(iter(loader.for_epoch(1)))
+        kept = [loader]   # still referenced when the interpreter exits, never closed
+        print("one batch")
+    """)
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "one batch" in done.stdout, done.stderr
+    assert time.monotonic() - start < 30   # imports and one batch; a hang would wait forever

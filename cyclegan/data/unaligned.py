@@ -7,9 +7,11 @@ the run was stopped and resumed in between.
 """
 from __future__ import annotations
 
+import atexit
 import math
 import signal
 import warnings
+import weakref
 from pathlib import Path
 from typing import Iterator
 
@@ -144,9 +146,24 @@ def leave_stopping_to_the_main_process(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+# Every RunLoader not yet closed. Its workers ignore SIGTERM (above), so multiprocessing's own
+# exit handler, which terminates daemonic children and then joins them, would wait forever on
+# them; this one, registered after it and so run before it, tells them to stop first.
+_OPEN_LOADERS: "weakref.WeakSet[RunLoader]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_loaders() -> None:
+    for loader in list(_OPEN_LOADERS):
+        loader.close()
+
+
 class RunLoader:
     """One DataLoader for the whole run, so worker processes (and their image caches) persist
-    across epochs; ``for_epoch`` points its sampler at an epoch's order and start."""
+    across epochs; ``for_epoch`` points its sampler at an epoch's order and start.
+
+    ``close()`` (or ``with RunLoader(...) as loader:``) ends the workers; a loader left open
+    is closed when it is collected or at interpreter exit."""
 
     def __init__(self, dataset, *, batch_size: int, seed: int, shuffle: bool, num_workers: int = 0,
                  rank: int = 0, world_size: int = 1, pin_memory: bool = False, drop_last: bool = False):
@@ -158,6 +175,27 @@ class RunLoader:
         self.loader = DataLoader(dataset, batch_size=batch_size, sampler=self.sampler, num_workers=num_workers,
                                  pin_memory=pin_memory, generator=generator, persistent_workers=num_workers > 0,
                                  worker_init_fn=leave_stopping_to_the_main_process, drop_last=drop_last)
+        _OPEN_LOADERS.add(self)
+
+    def close(self) -> None:
+        """End the worker processes: they leave their loop when told to, no signal needed."""
+        iterator = getattr(self.loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
+        self.loader._iterator = None
+        _OPEN_LOADERS.discard(self)
+
+    def __enter__(self) -> "RunLoader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:   # noqa: BLE001 - interpreter shutdown: nothing left to close
+            pass
 
     def for_epoch(self, epoch: int, start_batch: int = 0) -> DataLoader:
         self.sampler.epoch, self.sampler.start = epoch, start_batch * self.batch_size

@@ -79,8 +79,8 @@ def resize_short(image: Image.Image, size: int, multiple: int = 4) -> Image.Imag
     """``image`` with its short side at ``size`` and both sides a multiple of ``multiple``."""
     w, h = image.size
     scale = size / min(w, h)
-    new = (max(multiple, round(w * scale) // multiple * multiple), max(multiple, round(h * scale) // multiple * multiple))
-    return image.resize(new, Image.Resampling.LANCZOS)
+    side = lambda length: max(multiple, round(length * scale) // multiple * multiple)
+    return image.resize((side(w), side(h)), Image.Resampling.LANCZOS)
 
 
 @dataclass
@@ -152,12 +152,11 @@ def fit_judge(judges: dict[str, list[Path]], size: int, l2: float = 100.0, steps
 
 
 def edge_map(image: Image.Image) -> np.ndarray:
-    grey = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    gx = np.zeros_like(grey)
-    gy = np.zeros_like(grey)
-    gx[1:-1, 1:-1] = (grey[:-2, 2:] + 2 * grey[1:-1, 2:] + grey[2:, 2:]) - (grey[:-2, :-2] + 2 * grey[1:-1, :-2] + grey[2:, :-2])
-    gy[1:-1, 1:-1] = (grey[2:, :-2] + 2 * grey[2:, 1:-1] + grey[2:, 2:]) - (grey[:-2, :-2] + 2 * grey[:-2, 1:-1] + grey[:-2, 2:])
-    return np.hypot(gx, gy)[1:-1, 1:-1]
+    """Sobel gradient magnitude of the grey image (the border row and column dropped)."""
+    g = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
+    gx = (g[:-2, 2:] + 2 * g[1:-1, 2:] + g[2:, 2:]) - (g[:-2, :-2] + 2 * g[1:-1, :-2] + g[2:, :-2])
+    gy = (g[2:, :-2] + 2 * g[2:, 1:-1] + g[2:, 2:]) - (g[:-2, :-2] + 2 * g[:-2, 1:-1] + g[:-2, 2:])
+    return np.hypot(gx, gy)
 
 
 def structure(photo: Image.Image, translation: Image.Image) -> float:
@@ -179,6 +178,7 @@ class RealScore:
 
 def score_real(judge: DomainJudge, photos: list[Image.Image], translations: list[Image.Image]) -> RealScore:
     taken = float((judge.prob_B(np.stack([domain_features(t) for t in translations])) > 0.5).mean())
-    distance = kid(judge.judge_B_features, judge.extractor.features(translations), subsets=50, subset_size=100).mean * 1000
+    fake_features = judge.extractor.features(translations)
+    distance = kid(judge.judge_B_features, fake_features, subsets=50, subset_size=100).mean * 1000
     return RealScore(taken, distance, float(np.mean([structure(p, t) for p, t in zip(photos, translations)])),
                      len(translations))

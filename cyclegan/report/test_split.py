@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from typing import Sequence
 
+import numpy as np
 from PIL import Image
 
 from ..data import resolve_domains
@@ -66,7 +67,6 @@ def translate_test_split(run: RunFolder, cfg, device) -> list:
 
 def mean_change(rows) -> float:
     """Mean |translation - photo| over (photo, translation) pairs, in levels of 255."""
-    import numpy as np
     changes = [np.abs(np.asarray(fake.convert("RGB"), dtype=np.float64) -
                       np.asarray(photo.convert("RGB").resize(fake.size), dtype=np.float64)).mean()
                for photo, fake in rows]

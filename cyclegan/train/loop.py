@@ -264,6 +264,7 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                 _log_line(log, progress, n_batches, lr, start_time)
                 save_state()
     bar.close()
+    loader.close()   # the workers end here, not at interpreter exit
     if progress.step == 0 or not _exists_everywhere(run.state_file, dist_info):
         save_state()
     events.announce(RunEnded(position(), interrupted, model.current_visuals))
