@@ -181,7 +181,12 @@ class RunLoader:
         """End the worker processes: they leave their loop when told to, no signal needed."""
         iterator = getattr(self.loader, "_iterator", None)
         if iterator is not None and hasattr(iterator, "_shutdown_workers"):
-            iterator._shutdown_workers()
+            workers = list(getattr(iterator, "_workers", []))
+            iterator._shutdown_workers()   # asks them to stop, waits a few seconds, then SIGTERM
+            for worker in workers:         # which they ignore: one still there is killed
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join(timeout=5)
         self.loader._iterator = None
         _OPEN_LOADERS.discard(self)
 
