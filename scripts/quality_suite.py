@@ -187,6 +187,7 @@ def fmt(values: list[float], digits: int = 2, scale: float = 1.0) -> str:
 
 def score_known(record: dict, dir_: Path) -> dict:
     from cyclegan.metrics import psnr, ssim
+    from cyclegan.report.test_split import mean_change
     rows = []
     for truth in sorted(Path(record["truths"]).iterdir()):
         if truth.suffix != ".png":
@@ -195,7 +196,7 @@ def score_known(record: dict, dir_: Path) -> dict:
         target = Image.open(truth).convert("RGB")
         fake = Image.open(dir_ / "translations" / f"{truth.stem}.png").convert("RGB")
         rows.append((psnr(fake, target), ssim(fake, target), psnr(photo, target), ssim(photo, target),
-                     float(np.abs(np.asarray(fake, float) - np.asarray(photo, float)).mean())))
+                     mean_change([(photo, fake)])))
     a = np.array(rows)
     return {"psnr": a[:, 0].mean(), "ssim": a[:, 1].mean(), "psnr_photo": a[:, 2].mean(),
             "ssim_photo": a[:, 3].mean(), "change": a[:, 4].mean()}
@@ -206,7 +207,7 @@ def strip(columns: list[list[Image.Image]], path: Path, rows: int = 4) -> None:
     save_strip([[column[i] for column in columns] for i in range(min(rows, len(columns[0])))], path)
 
 
-def report(specs: list[dict], recipes: list[str], args, log) -> str:
+def report(specs: list[dict], recipes: list[str], args) -> str:
     """The table (one row per pair, a column group per recipe) and the strips."""
     from cyclegan.data.images import list_images, load_rgb
     from cyclegan.data.known_pairs import KNOWN_PAIRS
@@ -363,7 +364,7 @@ def _run(args, log) -> str:
     run_jobs(specs, cores, log)
     if dataroot:
         args.dataroot = dataroot
-    return report(specs, recipes, args, log)
+    return report(specs, recipes, args)
 
 
 if __name__ == "__main__":
