@@ -115,3 +115,14 @@ def test_a_run_named_after_a_non_utf8_folder_trains_and_prints(photo_domains, tm
                                                                   "PYTHONPATH": str(Path(__file__).parents[1])})
     assert done.returncode == 0, done.stderr.decode(errors="replace")
     assert b"trained 1 steps" in done.stdout and b"Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("model", ["cut", "fastcut", "dcgan"])
+def test_ema_is_refused_by_models_that_keep_no_weight_average(model, photo_domains, tmp_path, capsys):
+    _, domain_A, domain_B = photo_domains
+    data = ["--domainA", str(domain_A)] + ([] if model == "dcgan" else ["--domainB", str(domain_B)])
+    size = ["--image_size", "32"] if model == "dcgan" else ["--load_size", "36", "--crop_size", "32"]
+    line = one_line_exit_2(["--model", model, *data, *size, "--ngf", "8", "--ndf", "8", "--ema", "0.99",
+                            "--max-steps", "1", "--no-progress", "--checkpoints_dir", str(tmp_path / "runs")], capsys)
+    assert f"--model {model} does not support --ema" in line and "--model cyclegan" in line, line
+    assert not (tmp_path / "runs").exists()

@@ -43,6 +43,7 @@ class Supports:
     precision: bool = False    # --precision bf16/fp16 (autocast, channels-last)
     compile: bool = False      # --compile on (``compile_networks``)
     resume: bool = True        # --continue_train restores it exactly
+    ema: bool = False          # --ema: an average of the generators' weights is kept, saved and translated
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ register(ModelEntry(
     dataset=lambda cfg: load_training_data(cfg.data).dataset,
     run_name=lambda cfg: _dataroot_name(cfg) or
     f"{_domain_name(cfg.data.domainA, 'A')}2{_domain_name(cfg.data.domainB, 'B')}",
-    supports=Supports(ddp=True, precision=True, compile=True),
+    supports=Supports(ddp=True, precision=True, compile=True, ema=True),
     directions={"AtoB": "G_A", "BtoA": "G_B"},
     options=("lambda_A", "lambda_B", "lambda_identity", "pool_size"),
     # each G: real, reconstruction, identity; each D: the fake for G's loss, real, pooled fake
@@ -213,6 +214,9 @@ def check_supported(entry: ModelEntry, cfg: Config, distributed: bool) -> None:
          f"--precision {t.precision}; it trains in fp32 (drop --precision)"),
         (t.compile == "on" and not entry.supports.compile, "--compile on; drop --compile"),
         (t.continue_train and not entry.supports.resume, "--continue_train"),
+        (t.ema > 0 and not entry.supports.ema,
+         f"--ema (only --model {'/'.join(e.name for e in MODELS.values() if e.supports.ema)} keeps a weight "
+         "average); drop --ema"),
     ]
     for refused, what in refusals:
         if refused:
