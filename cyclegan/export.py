@@ -39,6 +39,9 @@ PARITY_TOLERANCE = 1e-3          # fp32, values in [-1, 1]
 PARITY_SHAPES = ((1, 3, 68, 92), (2, 3, 48, 40))   # two sizes and batch sizes: the axes must be dynamic
 EXTRA_HINT = "install the export extra: pip install 'cyclegan[export]' (onnx, onnxscript, onnxruntime)"
 EXPORTS_DIR = "exports"          # default output: exports/<run name>/
+# The dynamo exporter writes opset 18 and up; asked for less, it tries a conversion that fails on
+# the generators' Pad and silently keeps 18. The newest is what the installed onnx package knows.
+MIN_OPSET = 18
 
 
 @dataclass
@@ -61,6 +64,8 @@ def export_checkpoint(checkpoint=None, output_dir: Path | str | None = None, dir
                       log=print) -> ExportResult:
     """Export the generator of a run folder or weights file (None: the newest run under checkpoints/)
     to ``output_dir`` (default exports/<run>/)."""
+    if "onnx" in formats:
+        _check_opset(opset)      # before the checkpoint is even read
     source = resolve_generator(checkpoint, direction, epoch, netG=netG, norm=norm, ngf=ngf)
     output = Path(output_dir).expanduser() if output_dir is not None else Path(EXPORTS_DIR) / source.run_name
     if output.exists() and not output.is_dir():
@@ -85,6 +90,7 @@ def export_generator(generator: nn.Module, source: GeneratorSource, output_dir: 
         raise UserError(f"{existing[0]} already exists; choose another --output or add --overwrite")
     if "onnx" in formats:
         _require_onnx(check)
+        _check_opset(opset)
     try:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -197,6 +203,18 @@ def _require_onnx(check: bool) -> None:
         raise UserError(f"ONNX export needs {', '.join(missing)}: {EXTRA_HINT}")
 
 
+def _check_opset(opset: int | None) -> None:
+    """Refuse an opset the exporter cannot write, before any work."""
+    if opset is None or not _importable("onnx"):   # without onnx, _require_onnx says what to install
+        return
+    import onnx  # only when ONNX is asked for
+
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise UserError(f"--opset {opset}: the exporter writes opsets {MIN_OPSET} to {newest}; choose one of "
+                        "those, or leave --opset out for its default")
+
+
 def _importable(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
@@ -230,6 +248,9 @@ def _onnx_bytes(generator: nn.Module, source: GeneratorSource, opset: int | None
     finally:
         os.unlink(tmp)
     opset_used = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None and opset_used != opset:   # the exporter keeps its own when a conversion fails
+        raise UserError(f"--opset {opset}: the exporter could only write opset {opset_used}; nothing was written "
+                        "for ONNX (leave --opset out, or choose another)")
     onnx.helper.set_model_props(model, {"direction": source.direction, "input_range": "[-1, 1]",
                                         "height_width_multiple_of": str(multiple), "run": source.run_name,
                                         "architecture": json.dumps(asdict(source.spec))})

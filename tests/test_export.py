@@ -50,3 +50,19 @@ def test_export_bad_checkpoint_is_one_line_exit_2(tmp_path, monkeypatch, capsys)
     assert main([]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no training run found under checkpoints/" in err[0]
+
+
+def test_an_opset_is_honoured_or_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    import onnx
+    monkeypatch.chdir(tmp_path)
+    make_run(tmp_path)
+    for asked in ("3", "17", "999"):   # below what the exporter writes, or newer than onnx knows
+        assert main(["--format", "onnx", "--opset", asked]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--opset {asked}: the exporter writes opsets 18 to" in err[0], err
+        assert not (tmp_path / "exports").exists()
+    assert main(["--format", "onnx", "--opset", "19"]) == 0
+    out = tmp_path / "exports" / "tiny"
+    written = onnx.load(str(out / "generator_AtoB.onnx"))
+    assert [o.version for o in written.opset_import if o.domain in ("", "ai.onnx")] == [19]
+    assert json.loads((out / "generator_AtoB.json").read_text())["onnx_opset"] == 19

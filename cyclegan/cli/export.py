@@ -27,7 +27,7 @@ def build_parser() -> Parser:
     add_option(p, "--format", choices=["torchscript", "onnx", "both"], default="both",
                help="what to write (default both)")
     add_option(p, "--output", "-o", help="output folder (default exports/<run>/)")
-    add_option(p, "--opset", type=int, help="ONNX opset (default: the exporter's current one)")
+    add_option(p, "--opset", type=int, help="ONNX opset, 18 or newer (default: the exporter's current one)")
     add_option(p, "--overwrite", action="store_true", help="replace files that already exist")
     add_option(p, "--skip_check", action="store_true",
                help="skip the parity check (not recommended; lets ONNX export run without onnxruntime)")
