@@ -334,3 +334,42 @@ def test_checkpoint_scores_the_best_kid_weights(evaluated_run, capsys):
     code, out, err = run_eval(capsys, "--checkpoint", str(run_dir), "--features", "random", "--epoch", "best")
     assert code == 0, err
     assert "AtoB: translated" in out and "BtoA: translated" in out and out.count("KID: ") == 2
+
+
+def test_paired_images_below_ssims_window_get_psnr_and_a_warning(tmp_path, capsys):
+    from PIL import Image
+    fake, target = tmp_path / "fake", tmp_path / "target"
+    fake.mkdir(), target.mkdir()
+    for name, colour in (("a", (10, 20, 30)), ("b", (200, 100, 0))):
+        Image.new("RGB", (1, 1), colour).save(fake / f"{name}.png")
+        Image.new("RGB", (1, 1), (12, 20, 30)).save(target / f"{name}.png")
+    with pytest.warns(UserWarning, match=r"SSIM skipped for all images \(e.g. a.png\): it needs at least 11 x 11"):
+        code, out, err = run_eval(capsys, "--fake", str(fake), "--target", str(target), "--json")
+    assert code == 0 and "Traceback" not in err
+    paired = json.loads(out)["paired"]
+    assert paired["count"] == 2 and paired["psnr"] > 0 and paired["ssim"] is None
+    # One image large enough: SSIM is its own, and the warning says the others were left out.
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(fake / "c.png")
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(target / "c.png")
+    with pytest.warns(UserWarning, match="SSIM skipped for 2 of 3 images"):
+        code, out, err = run_eval(capsys, "--fake", str(fake), "--target", str(target))
+    assert code == 0 and "SSIM 1.0000" in out
+
+
+def test_lpips_skips_images_below_its_smallest_side(tmp_path):
+    from PIL import Image
+    from cyclegan.eval.lpips import LPIPS
+    from cyclegan.eval.score import paired_score
+
+    class Distance(LPIPS):      # stands in for the VGG16 network, whose weights a test machine lacks
+        def __init__(self):
+            self.model, self.note = object(), "LPIPS: stand-in"
+
+        def __call__(self, image, target):
+            assert min(image.size) >= self.min_side
+            return 0.5
+
+    small, large = Image.new("RGB", (8, 40)), Image.new("RGB", (20, 20))
+    with pytest.warns(UserWarning, match=r"LPIPS skipped for 1 of 2 images \(e.g. small.png\): it needs at least 16"):
+        score = paired_score([(small, small, "small.png"), (large, large, "large.png")], Distance())
+    assert score.lpips == 0.5 and score.ssim == 1.0 and score.count == 2

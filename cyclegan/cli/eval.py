@@ -136,9 +136,10 @@ def _kid_fid_lines(kid: dict, fid: float) -> list[str]:
 
 def _paired_lines(p: dict) -> list[str]:
     lpips = f"LPIPS {p['lpips']:.4f}" if p["lpips"] is not None else f"({p['lpips_note']})"
+    ssim = f"{p['ssim']:.4f}" if p["ssim"] is not None else "n/a (images below its 11 x 11 window)"
     unmatched = f"; {p['unmatched']} without a target, skipped" if p["unmatched"] else ""
     return [f"paired: {p['count']} images{unmatched}",
-            f"PSNR {p['psnr']:.2f} dB  SSIM {p['ssim']:.4f}  L1 {p['l1']:.4f}  {lpips}"]
+            f"PSNR {p['psnr']:.2f} dB  SSIM {ssim}  L1 {p['l1']:.4f}  {lpips}"]
 
 
 def _as_text(report: dict) -> str:

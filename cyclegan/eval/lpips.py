@@ -23,6 +23,8 @@ def lpips_weight_paths() -> list[Path]:
 class LPIPS:
     """``LPIPS(device)(image, target) -> distance`` (0 = identical); ``model`` is None when unavailable."""
 
+    min_side = 16    # VGG16 pools four times before its last compared layer: a smaller side ends at 0 pixels
+
     def __init__(self, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
         self.model = None

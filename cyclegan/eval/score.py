@@ -7,6 +7,7 @@ direction against the other domain's test images.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from ..data.images import list_images, load_rgb, readable_images
 from ..errors import UserError
 from ..generators import load_generator, run_directions
 from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
+from ..metrics.paired import SSIM_MIN_SIDE
 from ..runfolder import RunFolder
 from ..translate import Translator
 from .features import FeatureExtractor
@@ -40,7 +42,7 @@ class DistributionScore:
 class PairedScore:
     count: int
     psnr: float            # dB, mean over images
-    ssim: float
+    ssim: float | None     # None when every image is smaller than SSIM's window
     l1: float              # mean absolute error, pixels in [0, 1]
     lpips: float | None    # None when its weights are not on this machine
     unmatched: int = 0     # generated images without a target of the same name
@@ -98,19 +100,39 @@ def paired_score(pairs: list[tuple[Image.Image, Image.Image, str]], lpips: LPIPS
     if not pairs:
         raise UserError("no generated image has a target of the same name")
     values: dict[str, list[float]] = {"psnr": [], "ssim": [], "l1": [], "lpips": []}
+    too_small: dict[str, list[str]] = {"SSIM": [], "LPIPS": []}    # names of images a metric cannot see
+    with_lpips = lpips is not None and lpips.model is not None
     for fake, target, name in pairs:
         if fake.size != target.size:
             raise UserError(f"{name}: generated image is {fake.size[0]}x{fake.size[1]} but its target is "
                             f"{target.size[0]}x{target.size[1]}; paired metrics need equal sizes")
+        side = min(fake.size)
         values["psnr"].append(psnr(fake, target))
-        values["ssim"].append(ssim(fake, target))
         values["l1"].append(mean_l1(fake, target))
-        if lpips is not None and lpips.model is not None:
+        if side >= SSIM_MIN_SIDE:
+            values["ssim"].append(ssim(fake, target))
+        else:
+            too_small["SSIM"].append(name)
+        if with_lpips and side >= lpips.min_side:
             values["lpips"].append(lpips(fake, target))
-    mean = lambda v: float(np.mean(v))
+        elif with_lpips:
+            too_small["LPIPS"].append(name)
+    _warn_too_small(too_small, len(pairs), {"SSIM": SSIM_MIN_SIDE, "LPIPS": lpips.min_side if lpips else 0})
+    mean = lambda v: float(np.mean(v)) if v else None
     return PairedScore(len(pairs), mean(values["psnr"]), mean(values["ssim"]), mean(values["l1"]),
-                       mean(values["lpips"]) if values["lpips"] else None, unmatched,
-                       lpips.note if lpips is not None else "")
+                       mean(values["lpips"]), unmatched, lpips.note if lpips is not None else "")
+
+
+def _warn_too_small(too_small: dict[str, list[str]], total: int, min_side: dict[str, int]) -> None:
+    """One warning per metric that skipped images below its smallest side (PSNR and L1 take any size)."""
+    for metric, names in too_small.items():
+        if not names:
+            continue
+        side = min_side[metric]
+        which = "all" if len(names) == total else f"{len(names)} of {total}"
+        rest = "" if len(names) == total else "; it is the mean over the others"
+        warnings.warn(f"{metric} skipped for {which} images (e.g. {names[0]}): it needs at least {side} x {side} "
+                      f"pixels{rest}", stacklevel=3)
 
 
 def paired_folders(fake_dir: str | Path, target_dir: str | Path, lpips: LPIPS | None = None) -> PairedScore:

@@ -17,6 +17,7 @@ from PIL import Image
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5          # int(3.5 * sigma + 0.5): scikit-image's truncation of the Gaussian
 SSIM_K1, SSIM_K2 = 0.01, 0.03
+SSIM_MIN_SIDE = 2 * SSIM_RADIUS + 1     # smaller images hold no window: no SSIM
 DATA_RANGE = 255.0
 
 
@@ -51,7 +52,7 @@ def _gaussian_window() -> torch.Tensor:
 def ssim(image: Image.Image, reference: Image.Image) -> float:
     """Structural similarity (1 = identical) between two 8-bit RGB images of the same size."""
     a, b = _pair(image, reference)
-    size = 2 * SSIM_RADIUS + 1
+    size = SSIM_MIN_SIDE
     if min(a.shape[:2]) < size:
         raise ValueError(f"SSIM needs images of at least {size}x{size} pixels, got {a.shape[1]}x{a.shape[0]}")
     x = torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0)   # 1 x 3 x H x W
