@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,15 @@ class ModelConfig:
     nce_layers: str = "0,4,8,12,16"  # generator layers (indices of G.model) PatchNCE compares
 
 
+def default_workers() -> int:
+    """Data-loading workers for this machine: min(4, cores - 1), so one core is left to training; 0 on one core.
+
+    The reference's 4 makes PyTorch warn on every run on a 2-core machine (more workers than it suggests).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(0, min(4, cores - 1))
+
+
 @dataclass
 class DataConfig:
     domainA: str | None = None
@@ -63,7 +73,7 @@ class DataConfig:
     no_flip: bool = False
     serial_batches: bool = False
     batch_size: int = 1
-    num_threads: int = 4
+    num_threads: int = field(default_factory=lambda: default_workers())
     direction: str = "AtoB"          # BtoA: domain B's images play side A (the reference's --direction)
     phase: str = "train"             # --dataroot subfolders <phase>A/ <phase>B/
     max_dataset_size: int | None = None  # use at most this many images per domain (first by name)
@@ -144,6 +154,19 @@ class Config:
         return cls(model=build(ModelConfig, data.get("model")),
                    data=build(DataConfig, data.get("data")),
                    train=build(TrainConfig, data.get("train")))
+
+    @staticmethod
+    def unknown_keys(data: dict[str, Any]) -> list[str]:
+        """The settings in ``data`` that ``from_dict`` would drop, as ``section.key`` (``section``
+        for a whole section): what a newer version wrote and this one cannot use."""
+        kinds = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+        unknown = [name for name in data if name not in kinds]
+        for name, kind in kinds.items():
+            values = data.get(name)
+            if isinstance(values, dict):
+                known = {f.name for f in dataclasses.fields(kind)}
+                unknown += [f"{name}.{key}" for key in values if key not in known]
+        return unknown
 
     def save_json(self, path: Path) -> None:
         from .checkpoint import atomic_write_bytes

@@ -49,7 +49,8 @@ TRAIN_OPTIONS: tuple[ReferenceOption, ...] = (
                     "are refused for training"),
     ReferenceOption("direction", "same", "BtoA: domain B plays side A, so G_A learns B -> A"),
     ReferenceOption("serial_batches", "same", ""),
-    ReferenceOption("num_threads", "same", "data-loading worker processes"),
+    ReferenceOption("num_threads", "same", "data-loading worker processes; default min(4, cores - 1), 0 on one core "
+                    "(the reference: 4)"),
     ReferenceOption("batch_size", "same", ""),
     ReferenceOption("load_size", "same", ""),
     ReferenceOption("crop_size", "same", ""),

@@ -32,8 +32,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import Tensor, nn
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from .data.images import to_rgb
 from .device import resolve_device
 from .errors import UserError
@@ -382,7 +382,7 @@ class Translator:
     def _tile_iter(self, rows, cols, what: str):
         pairs = [(r, c) for r in rows for c in cols]
         if self.progress:
-            pairs = tqdm(pairs, desc=what, leave=False, dynamic_ncols=True)
+            pairs = progress_bar(pairs, desc=what, leave=False, dynamic_ncols=True)
         for pair in pairs:
             self.tiles_run += 1
             yield pair

@@ -9,8 +9,10 @@
 Outputs are named after their inputs; two inputs with one name get ``-2``, ``-3`` ... (compared
 case-insensitively, as some file systems do), so nothing is clobbered. An existing output is
 never replaced without ``overwrite``. Every file is written atomically with the user's usual
-permissions. An unreadable input is skipped and named; the rest go on. ``cyclegan-translate``
-is this function plus argument parsing and printing.
+permissions. An unreadable input is skipped and named; the rest go on. One run at a time writes
+into an output folder (``lock_output``): a second one started beside it is refused, instead of
+both passing the check for existing files and the later replacing the earlier's results.
+``cyclegan-translate`` is this function plus argument parsing and printing.
 """
 from __future__ import annotations
 
@@ -18,20 +20,23 @@ import glob
 import os
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from .checkpoint import atomic_write_bytes
 from .data.images import is_image_file
 from .errors import UserError
 from .images import FORMATS, attach_alpha, encode, side_by_side, upright
+from .locks import hold_lock
 from .translate import Translator, prepare_image
 
 RESULTS_DIR = "results"             # default outputs: results/<run name>/
+LOCK_FILE = ".cyclegan-translate.lock"    # in the output folder while a run writes there
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class FilePlan:
     output_dir: Path
     fmt: str
     notes: list[str]                # renamed outputs (names taken by another input)
+    overwrite: bool = False         # existing outputs may be replaced
 
 
 @dataclass
@@ -137,12 +143,29 @@ def plan_files(inputs: Sequence[str | Path], output: str | Path, fmt: str = "png
     output = Path(output).expanduser()
     outputs, notes = plan_outputs(paths, output, fmt)
     refuse_input_overwrite(paths, outputs)
+    if not overwrite:
+        refuse_existing(outputs)
+    check_output_folder(output)
+    return FilePlan(paths, outputs, output, fmt, notes, overwrite)
+
+
+def refuse_existing(outputs: Sequence[Path]) -> None:
     existing = [p for p in outputs if p.exists()]
-    if existing and not overwrite:
+    if existing:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise UserError(f"{existing[0]} already exists{more}; choose another --output or add --overwrite")
-    check_output_folder(output)
-    return FilePlan(paths, outputs, output, fmt, notes)
+
+
+@contextmanager
+def lock_output(plan: FilePlan) -> Iterator[None]:
+    """Hold the plan's output folder for this run, or refuse in one line while another run writes
+    there. The outputs are checked again under the lock: a run that finished in between wrote them."""
+    folder = plan.output_dir
+    with hold_lock(folder / LOCK_FILE, lambda holder: f"--output {folder} is in use by another "
+                   f"cyclegan-translate run ({holder}); wait for it to finish, or choose another --output"):
+        if not plan.overwrite:
+            refuse_existing(plan.outputs)
+        yield
 
 
 def translate_files(translator: Translator, inputs: Sequence[str | Path] | FilePlan, output: str | Path | None = None,
@@ -159,12 +182,18 @@ def translate_files(translator: Translator, inputs: Sequence[str | Path] | FileP
     else:
         plan = plan_files(inputs, output if output is not None else default_output(translator.name), fmt,
                           recursive, overwrite)
+    with lock_output(plan):
+        return _translate_plan(translator, plan, with_input, progress, log)
+
+
+def _translate_plan(translator: Translator, plan: FilePlan, with_input: bool, progress: bool,
+                    log: Callable[[str], None] | None) -> FilesResult:
     say = log or (lambda line: None)
     for note in plan.notes:
         say(note)
     result = FilesResult(plan.output_dir, len(plan.inputs))
     start = time.perf_counter()
-    bar = tqdm(total=len(plan.inputs), desc=f"{translator.name} {translator.direction}", unit="img",
+    bar = progress_bar(total=len(plan.inputs), desc=f"{translator.name} {translator.direction}", unit="img",
                disable=not progress, dynamic_ncols=True)
 
     def skip(path: Path, why: str) -> None:

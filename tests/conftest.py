@@ -1,6 +1,11 @@
 """Shared fixtures: tiny settings and small real-photo domains built once per session."""
 from __future__ import annotations
 
+import os
+import threading
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -8,6 +13,45 @@ from cyclegan.config import Config
 from cyclegan.data.demo import build_demo_domains
 
 torch.set_num_threads(2)
+
+
+def _live_children() -> list[str]:
+    """This process's child processes (zombies included: nobody waited for them), as 'pid cmdline'."""
+    me, found = str(os.getpid()), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if fields[1] == me:   # fields: state, ppid, ...
+                cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{stat.parent.name} [{fields[0]}] {cmdline.strip()[:120]}")
+        except (OSError, IndexError):
+            continue   # the process ended while we looked
+    return found
+
+
+def _live_threads() -> list[str]:
+    # tqdm's monitor thread is shared by every bar and ends with the interpreter; it is not ours to stop
+    return [t.name for t in threading.enumerate()
+            if t is not threading.main_thread() and t.is_alive() and type(t).__name__ != "TMonitor"]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_behind():
+    """After the last test: no process, thread or server that a test started is still running.
+
+    A few seconds' grace, since a process that was told to stop may still be on its way out.
+    """
+    before = set(_live_threads())
+    yield
+    deadline = time.monotonic() + 15
+    while True:
+        children = _live_children() if Path("/proc/self").is_dir() else []
+        threads = [name for name in _live_threads() if name not in before]
+        if not (children or threads) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not children, f"tests left these processes running: {children}"
+    assert not threads, f"tests left these threads running: {threads}"
 
 
 @pytest.fixture(scope="session")

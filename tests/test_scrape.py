@@ -527,7 +527,9 @@ class TrickleServer:
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
         self.connections = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
 
     @property
     def url(self) -> str:
@@ -540,7 +542,8 @@ class TrickleServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
+            self.threads.append(threading.Thread(target=self._trickle, args=(conn,), daemon=True))
+            self.threads[-1].start()
 
     def _trickle(self, conn):
         head = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 10000000\r\n\r\n"
@@ -551,13 +554,22 @@ class TrickleServer:
                     conn.sendall(head)
                     head = b""
                 for byte in itertools.chain(head, itertools.repeat(0)):
+                    if self.stopping.is_set():
+                        return
                     conn.sendall(bytes([byte]))
                     time.sleep(self.interval)
             except OSError:
                 return
 
     def close(self):
+        self.stopping.set()
+        try:   # on Linux only shutdown() wakes a thread blocked in accept(); close() alone leaves it there
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
+        for thread in self.threads:
+            thread.join(5)
 
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..device import resolve_device
 from ..report.rebuild import rebuild_report
 from .common import Parser, add_option, run_cli
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     done = rebuild_report(args.run, resolve_device(args.device), mp4=not args.no_mp4,
                           checkpoints_dir=args.checkpoints_dir,
-                          progress=lambda items: tqdm(items, desc="frames", unit="frame", disable=len(items) < 3))
+                          progress=lambda items: progress_bar(items, desc="frames", unit="frame", disable=len(items) < 3))
     if done.frames_rendered:
         print(f"{PROG}: rendered {done.frames_rendered} progression frame(s) from the run's checkpoints",
               file=sys.stderr)

@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import D_AUGMENTATIONS
+from ..config import D_AUGMENTATIONS, default_workers
 from ..nets import GENERATORS, UPSAMPLING
 from ..presets import RECIPES, plan_training
 from ..runfolder import RunFolder
@@ -65,7 +65,7 @@ def build_parser() -> Parser:
     add_option(data, "--serial_batches", action="store_true", default=None,
                help="fixed order, B paired by index instead of at random")
     add_option(data, "--batch_size", type=int, help="images per step (default 1)")
-    add_option(data, "--num_threads", type=int, help="data-loading worker processes (default 4)")
+    add_option(data, "--num_threads", type=int, help="data-loading worker processes (default: min(4, cores - 1), 0 on one core; here %s)" % default_workers())
     add_option(data, "--direction", choices=["AtoB", "BtoA"], help="BtoA: domain B plays side A (default AtoB)")
     add_option(data, "--phase", help="with --dataroot: train on <phase>A/ <phase>B/ (default train)")
     add_option(data, "--max_dataset_size", type=int, help="use at most this many images per domain (first by name)")
@@ -218,7 +218,11 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args) -> int:
     plan = plan_training(vars(args), PROG)
     cfg = plan.config
-    result = train(cfg)
+    try:
+        result = train(cfg)
+    except KeyboardInterrupt as exc:   # a second Ctrl-C, or one before the first step: one line, no traceback
+        print(f"{PROG}: {exc or 'stopped before training began; nothing was saved'}", file=sys.stderr)
+        return 130
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 reports for everyone
         return 130 if result.interrupted else 0
     where = result.run_dir
@@ -231,7 +235,8 @@ def _run(args) -> int:
     if note:
         print(f"{PROG}: {note(where)}")
     test_results = RunFolder(where).test_results_dir
-    if cfg.train.time_budget is not None and not plan.demo and test_results.is_dir():
+    # Only when something was translated: every test photo may have been skipped (with a warning each).
+    if cfg.train.time_budget is not None and not plan.demo and test_results.is_dir() and any(test_results.iterdir()):
         print(f"{PROG}: translated the test photos of domain A to {test_results} "
               f"(side by side: {RunFolder(where).test_strip})")
         change = test_split_change(RunFolder(where), cfg)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..checkpoint import atomic_write_bytes
 from ..data.images import list_images
 from ..scrape.hygiene import (DEFAULT_DEDUPE_DISTANCE, DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIZE, CleanedImage,
@@ -101,7 +101,7 @@ def clean_domain(opts: CleanOptions) -> CleanReport:
             manifest_changed = True
 
     try:
-        for split, path in tqdm(files, desc=f"clean {root.name}", unit="img", disable=not opts.progress):
+        for split, path in progress_bar(files, desc=f"clean {root.name}", unit="img", disable=not opts.progress):
             data = path.read_bytes()
             seen = known.setdefault(side_of(split), Known())
             with sigint_deferred():

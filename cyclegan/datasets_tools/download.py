@@ -19,8 +19,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..errors import UserError
 from ..scrape.fetch import DEFAULT_USER_AGENT, http_only_opener
 
@@ -120,7 +120,7 @@ def _attempt_once(url: str, part: Path, timeout: float, max_bytes: int, progress
         new_validator = reply.headers.get("ETag") or reply.headers.get("Last-Modified")
         _sidecar(part).write_text(json.dumps({"url": url, "validator": new_validator}))
         received = offset
-        bar = tqdm(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
+        bar = progress_bar(total=total, initial=offset, unit="B", unit_scale=True, unit_divisor=1024,
                    desc=part.name.removesuffix(".part"), disable=not progress)
         try:
             with open(part, mode) as out:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..data.images import list_images
 from ..scrape.hygiene import DEFAULT_DEDUPE_DISTANCE, Rejected, decode_image, perceptual_hash, sha256_hex
 from .folders import image_splits, side_of
@@ -68,7 +68,7 @@ def survey(root: Path, distance: int = DEFAULT_DEDUPE_DISTANCE, progress: bool =
     stats = {split: SplitStats(split) for split, _ in splits}
     by_sha: dict[tuple[str, str], list[str]] = defaultdict(list)
     hashes: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for split, path in tqdm(files, desc=f"info {root.name}", unit="img", disable=not progress):
+    for split, path in progress_bar(files, desc=f"info {root.name}", unit="img", disable=not progress):
         name = path.name if split == "." else f"{split}/{path.name}"
         s = stats[split]
         s.count += 1

@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..errors import UserError
 
 # torch-fidelity's conversion of the TensorFlow Inception weights used by the FID literature.
@@ -61,7 +61,7 @@ class FeatureExtractor:
         """Features of RGB images (any sizes) as a float64 count x dim array."""
         out: list[np.ndarray] = []
         batch: list[Image.Image] = []
-        bar = tqdm(total=count, desc=desc, unit="img", disable=desc is None, leave=False)
+        bar = progress_bar(total=count, desc=desc, unit="img", disable=desc is None, leave=False)
 
         def run(batch):
             # images of one size go through together; the resizer inside makes every output alike

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..data import resolve_domains
 from ..data.images import list_images, load_rgb, readable_images
 from ..errors import UserError
@@ -201,7 +201,7 @@ def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: t
         sources = image_paths(source_dir, f"test split {direction[0]}")[:max_images]
         reals = image_paths(real_dir, f"test split {direction[-1]}")[:max_images]
         fakes = []
-        for path in tqdm(sources, desc=f"translate {direction}", unit="img", leave=False, disable=not progress):
+        for path in progress_bar(sources, desc=f"translate {direction}", unit="img", leave=False, disable=not progress):
             fakes.append((translator.translate_stored(load_rgb(path)), path))
         if save_dir is not None:
             out = Path(save_dir) / direction

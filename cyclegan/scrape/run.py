@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..data.domains import datasets_root
 from ..errors import UserError
 from .fetch import Fetcher, FetchError, FetchSettings
@@ -153,7 +154,7 @@ def scrape(opts: ScrapeOptions, provider: Provider | None = None) -> Summary:
                         "check the network or --base-url") from None
     candidates = itertools.chain([first], candidates)
     seen_urls: set[str] = set()
-    bar = tqdm(total=opts.limit, desc=opts.name, unit="img", disable=not opts.progress, file=sys.stderr)
+    bar = progress_bar(total=opts.limit, desc=opts.name, unit="img", disable=not opts.progress, file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=opts.workers, thread_name_prefix="scrape")
     pending: set[Future] = set()
     try:

@@ -27,13 +27,14 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from cyclegan.progress import progress_bar
 from ..checkpoint import bare_state_dict
 from ..config import Config
 from ..config_checks import check_config
 from ..data import RunLoader, batches_per_epoch
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
-from ..errors import UserError
+from ..errors import UserError, WriteFailed
 from ..events import (CheckpointSaved, EpochEnded, EventBus, Measured, Position, RunEnded, RunStarted,
                       StepEnded, epoch_fraction)
 from ..loss_log import LossLog
@@ -44,6 +45,7 @@ from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, 
                           shutdown_distributed)
 from .memory import check_step_fits
 from .registry import check_supported, model_entry
+from .resume import resumed_config
 from .rng import capture_rng_state, restore_rng_state
 from .schedule import make_schedule
 
@@ -110,9 +112,13 @@ def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
     try:
         check_supported(model_entry(cfg.model.model), cfg, dist_info.enabled)
         run = RunFolder.under(t.checkpoints_dir, run_name(cfg))
+        if dist_info.is_main:   # before the lock file goes in: a user's folder of that name is left alone
+            run.refuse_foreign()
         # One training process per run folder (rank 0 holds it for all ranks).
         with run.training_lock() if dist_info.is_main else nullcontext():
             return _train(cfg, run, events or EventBus(), dist_info, device)
+    except WriteFailed as exc:   # a full disk: the last state saved stays whole (atomic writes)
+        raise exc.advising("resume with --continue_train (the last saved state is kept)") from None
     finally:
         shutdown_distributed()
 
@@ -134,8 +140,8 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
             raise UserError(f"run {run_dir} already exists; add --continue_train to resume it, "
                             "or choose another --name")
         saved = run.load_state()
-        # The architecture is the saved one: a resumed run never silently changes its networks.
-        cfg = replace(cfg, model=Config.from_dict(saved["config"]).model)
+        # The architecture is the saved one: a setting given that differs from it is refused.
+        cfg = resumed_config(cfg, saved["config"], run, warn=is_main)
     elif t.continue_train and is_main:
         print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
 
@@ -172,10 +178,12 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
         model_state = model.state_dict()
         per_rank = gather_objects({"pools": model.rank_state(), "rng": capture_rng_state()}, dist_info)
         if is_main:
-            save_networks("latest")
+            # The state first: a disk that fills up then leaves either no new file or a resumable
+            # state, never latest weights without a state (which a new run refuses to overwrite).
             run.save_state({"model": model_state, "progress": vars(progress).copy(),
                             "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
                             "config": cfg.to_dict(), "schedule": schedule.state_dict()})
+            save_networks("latest")
         barrier(dist_info)
 
     last_epoch = t.n_epochs + t.n_epochs_decay
@@ -215,11 +223,11 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
     events.announce(RunStarted(run_dir, cfg, position(), total_steps, device, dict(model.nets), model.samplers()))
     interrupted = False
     schedule.start(progress)
-    bar = tqdm(total=schedule.total, initial=schedule.done, unit=schedule.unit,  # steps, or seconds with --time
+    bar = progress_bar(total=schedule.total, initial=schedule.done, unit=schedule.unit,  # steps, or seconds with --time
                disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name,
                bar_format=_TIME_BAR if schedule.unit == "s" else None)
     seen_dump = _debug_seen_dump(dist_info)
-    with _stop_on_interrupt() as stop_requested:
+    with _stop_on_interrupt(run_dir) as stop_requested, loader:
         while not schedule.finished(progress) and not interrupted:
             for batch in loader.for_epoch(progress.epoch, progress.batch):
                 lr = schedule.learning_rate(progress)
@@ -263,11 +271,12 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
             else:
                 _log_line(log, progress, n_batches, lr, start_time)
                 save_state()
-    bar.close()
-    loader.close()   # the workers end here, not at interpreter exit
-    if progress.step == 0 or not _exists_everywhere(run.state_file, dist_info):
-        save_state()
-    events.announce(RunEnded(position(), interrupted, model.current_visuals))
+        stop_requested.set()   # the loop is over: a Ctrl-C from here on stops at once
+        bar.close()
+        loader.close()   # the workers end here, not at interpreter exit
+        if progress.step == 0 or not _exists_everywhere(run.state_file, dist_info):
+            save_state()
+        events.announce(RunEnded(position(), interrupted, model.current_visuals))
     _debug_weights_hash(model, dist_info)
     return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
 
@@ -347,25 +356,66 @@ def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start
     log.flush(step=progress.step, epoch=fraction, lr=lr, time=round(time.time() - start, 2))
 
 
+class TrainingAborted(KeyboardInterrupt):
+    """A second Ctrl-C (or SIGTERM, SIGHUP) stopped training at once; the run keeps its last saved state."""
+
+
+# SIGTERM: torchrun, schedulers and `kill` ask a run to stop with it. SIGHUP: the terminal or the
+# ssh session closed. Both save first, as Ctrl-C does.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 @contextmanager
-def _stop_on_interrupt():
-    """First Ctrl-C (or SIGTERM): finish the current step, save, exit. A second one stops at once."""
+def _stop_on_interrupt(run_dir: Path):
+    """First signal: finish the current step, save, exit. A second one stops at once: a save in
+    progress is dropped (atomic writes), so the run folder keeps its last complete state."""
     stop = threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    aborting = threading.Event()
+    terminal = [fd for fd in (1, 2) if os.isatty(fd)]
 
     def handler(signum, frame):
+        if signum == signal.SIGHUP:
+            _leave_the_terminal(terminal)
+        if aborting.is_set():   # already stopping at once
+            return
         if stop.is_set():
+            aborting.set()
             raise KeyboardInterrupt
         stop.set()
-        print("\ncyclegan-train: stopping after this step and saving (Ctrl-C again to abort without saving)",
-              file=sys.stderr, flush=True)
+        _say("\ncyclegan-train: stopping after this step and saving "
+             "(Ctrl-C again to stop at once, keeping the last saved state)")
 
-    # SIGTERM too: torchrun, schedulers and `kill` ask a run to stop with it; save first.
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in _STOP_SIGNALS}
     try:
         yield stop
+    except BaseException:
+        # Whatever the interrupt broke on its way out (torch's writer, say, turns it into a
+        # RuntimeError) is the same stop: one line, and the saved state is the last whole one.
+        if aborting.is_set():
+            raise TrainingAborted(f"stopped at once; {run_dir} keeps its last saved state "
+                                  "(resume with --continue_train)") from None
+        raise
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+
+
+def _leave_the_terminal(fds: list[int]) -> None:
+    """A hung-up terminal fails every write (EIO), the progress bar's included: send them to
+    /dev/null, so that the run can still save and exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in fds:
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    fds.clear()
+
+
+def _say(line: str) -> None:
+    """Print from a signal handler: an error here would surface in the middle of a training step."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
