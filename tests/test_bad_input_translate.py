@@ -117,3 +117,56 @@ def test_the_smallest_size_the_generator_takes_translates(workdir):
     assert translate_cli.main(["eight.png", "--checkpoint", RUN, "-o", "out", "-q"]) == 0
     with Image.open(workdir / "out" / "eight.png") as image:
         assert image.size == (8, 8)
+
+
+def test_a_second_run_into_the_same_output_is_refused_while_the_first_writes(workdir):
+    """Two real processes: the first is stopped (SIGSTOP) while it holds --output, the second is
+    refused in one line; the first then finishes; its results stay until --overwrite is given."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    command = [sys.executable, "-m", "cyclegan.cli.translate", "photos", "--checkpoint", RUN, "-o", "out", "-q"]
+    lock = workdir / "out" / ".cyclegan-translate.lock"
+    first = subprocess.Popen(command, cwd=workdir, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (lock.exists() and "process" in lock.read_text()):   # written once the lock is held
+            assert first.poll() is None and time.monotonic() < deadline, "the first run never held its output"
+            time.sleep(0.01)
+        os.kill(first.pid, signal.SIGSTOP)
+        second = subprocess.run([*command, "--overwrite"], cwd=workdir, env=env, capture_output=True, text=True,
+                                timeout=120)
+        os.kill(first.pid, signal.SIGCONT)
+        assert first.wait(timeout=120) == 0, first.stderr.read()
+    finally:
+        if first.poll() is None:
+            os.kill(first.pid, signal.SIGCONT)
+            first.kill()
+    lines = second.stderr.strip().splitlines()
+    assert second.returncode == 2 and len(lines) == 1, second.stderr
+    assert f"--output out is in use by another cyclegan-translate run (process {first.pid})" in lines[0]
+    results = {p.name: p.read_bytes() for p in (workdir / "out").iterdir()}
+    assert sorted(results) == ["a.png", "b.png"]          # the first run's, and no lock file left
+
+    # Afterwards: existing results are kept unless asked, as before.
+    third = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert third.returncode == 2 and "already exists" in third.stderr and third.stderr.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in (workdir / "out").iterdir()} == results
+
+
+def test_outputs_written_between_planning_and_locking_are_kept(workdir):
+    from cyclegan.errors import UserError
+    from cyclegan.translate_files import lock_output, plan_files
+
+    plan = plan_files(["photos"], workdir / "out")
+    (workdir / "out" / "a.png").write_bytes(b"another run's result")
+    with pytest.raises(UserError, match="a.png already exists"):
+        with lock_output(plan):
+            pass
+    assert (workdir / "out" / "a.png").read_bytes() == b"another run's result"
+    assert sorted(p.name for p in (workdir / "out").iterdir()) == ["a.png"]   # the lock file is gone too

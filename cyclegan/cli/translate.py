@@ -28,7 +28,7 @@ from ..images import FORMATS
 from ..reference_options import apply_suffix
 from ..reference_test import PREPROCESS, ReferenceTest, run_reference_test
 from ..translate import Translator
-from ..translate_files import default_output, expand_inputs, plan_files, translate_files
+from ..translate_files import default_output, expand_inputs, lock_output, plan_files, translate_files
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-translate"
@@ -189,6 +189,11 @@ def _run(args) -> int:
                                ngf=args.ngf)
     output = Path(args.output).expanduser() if args.output else default_output(source.run_name)
     plan = plan_files(inputs, output, args.format, overwrite=args.overwrite)
+    with lock_output(plan):        # a second run into this --output is refused before loading anything
+        return _translate(args, source, plan)
+
+
+def _translate(args, source, plan) -> int:
     translator = Translator(build_generator(source), device=resolve_device(args.device), precision=args.precision,
                             direction=source.direction, tile=args.tile, tile_overlap=args.tile_overlap,
                             tile_stats=args.tile_stats, batch_size=args.batch_size, size=args.size,
