@@ -143,7 +143,7 @@ def _symlink_entry() -> zipfile.ZipInfo:
     ("d\\..\\..\\back.txt", b"x", "climbs out"),
     (_symlink_entry(), b"/etc/passwd", "symbolic link"),
     ("d/trainA/big.bin", b"\0" * 5000, "is 5000 bytes"),
-])
+], ids=["absolute", "drive-letter", "backslash-climb", "symlink", "too-big"])
 def test_safe_extract_refuses_hostile_entries(tmp_path, entry, content, reason):
     archive = tmp_path / "a.zip"
     archive.write_bytes(_zip_with(entry, content))
@@ -397,7 +397,7 @@ def _zip_with_method(method: int) -> bytes:
 @pytest.mark.parametrize("name, payload, fragment", [
     ("broken", _deflated_zip_with_corrupt_stream(), "'broken/trainA/bad.txt' cannot be read (error: Error -3"),
     ("odd", _zip_with_method(99), "'odd/trainA/a.txt' uses compression method 99"),
-])
+], ids=["corrupt-stream", "unknown-method"])
 def test_corrupt_or_unsupported_zip_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch, name, payload,
                                                                    fragment):
     from cyclegan.datasets_tools import catalog

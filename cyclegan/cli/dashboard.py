@@ -17,8 +17,8 @@ from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-dashboard"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-INSTALL_HINT = ("echo 'setuptools<81' > /tmp/c.txt && PIP_CONSTRAINT=/tmp/c.txt pip install visdom==0.2.4 'tornado<6.6' "
-                "(visdom 0.2.4 does not build with newer setuptools)")
+INSTALL_HINT = ("install the dashboard extra from the cyclegan folder: PIP_CONSTRAINT=constraints/dashboard-build.txt "
+                "pip install -e \".[dashboard]\" (visdom 0.2.4 does not build with setuptools >= 81)")
 
 
 def build_parser() -> Parser:

@@ -73,7 +73,8 @@ class VisdomWatcher:
             import visdom  # noqa: F401  (an optional extra: checked only when a server answers)
         except ImportError:
             warnings.warn("a visdom server answers but the visdom package is not installed here; "
-                          "training continues without the live dashboard (see .ci/install_dashboard.sh)",
+                          "training continues without the live dashboard (install it: PIP_CONSTRAINT=constraints/dashboard-build.txt "
+                          "pip install -e \".[dashboard]\")",
                           RuntimeWarning, stacklevel=2)
             return
         env = t.display_env or started.run_dir.name
