@@ -120,6 +120,17 @@ def check_config(cfg: Config) -> None:
                 _check_value(getattr(values, name), number_type, name, rule, _default(kind, name))
     _check_sums(cfg)
     _check_sizes(cfg)
+    if cfg.train.name:   # empty: the run is named after its domains
+        check_run_name(cfg.train.name)
+
+
+def check_run_name(name: str, option: str = "--name") -> None:
+    """A run name is one folder directly under --checkpoints_dir. Anything else (``../x``, ``/abs``,
+    ``a/b``, ``..``) would put the run's files, and later overwrites of them, somewhere else."""
+    name = str(name)
+    if name in ("", ".", "..") or any(bad in name for bad in ("/", "\\", "\0")):
+        raise UserError(f"{option}: the run name {name!r} is not one plain folder name (no / or \\, not . or .., "
+                        "no NUL); give a name such as horse2zebra_v2, and --checkpoints_dir for where runs go")
 
 
 def numeric_fields(kind: type) -> dict[str, type]:

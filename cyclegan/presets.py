@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .config import Config, DataConfig, ModelConfig, TrainConfig
+from .config_checks import check_run_name
 from .data.demo import build_demo_domains
 from .data.domains import datasets_root
 from .errors import UserError
@@ -85,6 +86,7 @@ def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> Trai
         cfg = plan.config
         flat = {**cfg.model.__dict__, **cfg.data.__dict__, **cfg.train.__dict__}
         cfg.train.name = apply_suffix(cfg.train.name or run_name(cfg), suffix, flat)
+        check_run_name(cfg.train.name, "--suffix")   # a suffix may bring its own / or ..
     return plan
 
 
