@@ -173,6 +173,28 @@ class RunFolder:
         """A folder training wrote: a config and weights of ``generator`` (G_A: a translator; G: DCGAN)."""
         return self.has_config() and any(self.path.glob(f"*_net_{generator}.pth"))
 
+    def written_by_training(self) -> bool:
+        """Whether training wrote this folder: a training state, weights, or a config.json of ours
+        (a run stopped before its first save holds only that, its loss log and report)."""
+        return self.has_state() or bool(self.weight_files()) or _is_our_config(self.config_file)
+
+    def refuse_foreign(self) -> None:
+        """Refuse to train into a folder of the user's own that has the run's name: training writes
+        config.json and web/index.html there, over whatever files of those names it holds. An
+        empty folder is fine, and so is one holding only the lock file a killed run left."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UserError(f"{self.path} exists and is not a folder; choose another --name")
+        try:
+            held = sorted(p.name for p in self.path.iterdir()) if self.path.is_dir() else []
+        except OSError as exc:
+            raise UserError(f"cannot read {self.path} ({exc.strerror or exc}); fix its permissions "
+                            "or choose another --name") from None
+        held = [name for name in held if name != LOCK_FILE]
+        if held and not self.written_by_training():
+            more = f" and {len(held) - 1} more" if len(held) > 1 else ""
+            raise UserError(f"{self.path} exists and is not a cyclegan run (it holds {held[0]}{more}); "
+                            "choose another --name, or --checkpoints_dir, so that nothing in it is overwritten")
+
     def weight_files(self) -> list[tuple[str, str, Path]]:
         """(tag, network, path) of every weights file, sorted by name."""
         found = []
@@ -323,6 +345,15 @@ def read_config_file(path: Path) -> Config:
         return Config.from_dict(data)
     except (TypeError, ValueError) as exc:
         raise UserError(f"{path} has settings this version cannot use ({exc})") from None
+
+
+def _is_our_config(path: Path) -> bool:
+    """A config.json that Config.to_dict wrote: a JSON object of model, data and train settings."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(data, dict) and all(isinstance(data.get(section), dict) for section in ("model", "data", "train"))
 
 
 def _json_type(value) -> str:

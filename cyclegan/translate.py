@@ -19,14 +19,22 @@ switched to fixed, whole-image statistics, summed over the tiles' non-overlappin
 * ``tile_stats="fast"``: statistics of a downscaled copy of the whole image, refined by one
   full-resolution pass (2 passes in all). Seamless too, but the colours drift from the untiled
   result where downscaling changes the statistics.
+
+Before an image is translated its memory is estimated (the whole-image buffers, plus the
+activations of one tile or of the untiled image) and an image that cannot fit in the memory
+available is refused in one line (``too_large``), instead of ending in MemoryError. A tiled
+image that will take long says so first, with the time ``fast`` statistics would take: both are
+timed from the downscaled pass that starts every tiled translation.
 """
 from __future__ import annotations
 
 import math
+import os
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,6 +55,11 @@ MIN_SIZE = 8                        # a ResNet generator's smallest side (see Re
 # (fp32, inference mode), plus a fixed part. The default tile keeps it near 1.25 GiB, which
 # with the whole-image buffers keeps a 12-megapixel translation under about 2 GB.
 ACTIVATION_BUDGET = 1.25 * 2 ** 30
+# What a translation holds for the whole image, whatever the tiling: the decoded and resized
+# input, its float tensor and padded copy, the blended output and its weights, the 8-bit result.
+# Measured here: ~58 bytes per pixel for a 12-megapixel image (tests/test_translate.py).
+WHOLE_IMAGE_BYTES_PER_PIXEL = 64
+LONG_TRANSLATION_S = 30.0           # a tiled image expected to take longer says so first
 
 
 def network_geometry(generator: nn.Module) -> tuple[int, int, int, int]:
@@ -74,11 +87,65 @@ def pad_to_multiple(x: Tensor, multiple: int = MULTIPLE) -> Tensor:
 
 # --------------------------------------------------------------------------- tiles
 
+def activation_bytes_per_pixel(ngf: int) -> int:
+    """Peak activation memory of one forward pass per input pixel (fp32, inference mode)."""
+    return 18 * ngf + 64
+
+
 def default_tile(ngf: int = 64) -> int:
     """Largest tile side (a multiple of 64) whose activations fit ACTIVATION_BUDGET."""
-    bytes_per_pixel = 18 * ngf + 64
-    side = math.isqrt(int(ACTIVATION_BUDGET // bytes_per_pixel))
+    side = math.isqrt(int(ACTIVATION_BUDGET // activation_bytes_per_pixel(ngf)))
     return max(64, side // 64 * 64)
+
+
+def tile_pass_seconds(seconds: float, reached: list[float], timed_pixels: int, tiled_pixels: int) -> dict[str, float]:
+    """How long the tiled translation of an image takes, per --tile_stats, from one timed pass.
+
+    ``seconds``: a forward pass over ``timed_pixels`` pixels; ``reached``: when, in that pass, each
+    instance norm was reached (in the order they run); ``tiled_pixels``: all tiles' pixels together.
+    fast runs two passes over the tiles; exact one per norm, each stopping at its norm, then the
+    translating pass.
+    """
+    full = seconds * tiled_pixels / max(1, timed_pixels)
+    share = sum(min(t / seconds, 1.0) for t in reached) if seconds > 0 else len(reached)
+    return {"fast": 2 * full, "exact": full * (1 + share)}
+
+
+def available_memory() -> int:
+    """Bytes of memory the system can give this process now: Linux's MemAvailable (else the free
+    pages), and no more than the container's limit (cgroup v2) leaves."""
+    free = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    free = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if free is None:
+        try:
+            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            free = 2 ** 62      # unknown: refuse nothing
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            free = min(free, int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    return max(0, free)
+
+
+def _bytes(n: float) -> str:
+    return f"{n / 2 ** 30:.1f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.0f} MiB"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @dataclass(frozen=True)
@@ -202,15 +269,21 @@ class Translator:
 
     ``tiling=False`` translates every image whole, whatever its size (evaluation does, so its
     numbers never depend on a memory budget). Files and folders: ``cyclegan.translate_files``.
+
+    ``memory_limit``: bytes an image may need (default None: the memory available when it comes);
+    larger images are refused. ``log`` receives the one line that says a tiled image will take long.
     """
 
     def __init__(self, generator: nn.Module, *, device: torch.device | str = "cpu", precision: str = "fp32",
                  direction: str = "AtoB", tile: int | None = None, tile_overlap: int | None = None,
                  tile_stats: str = "exact", batch_size: int = 4, size: int | None = None, name: str = "generator",
-                 progress: bool = False, tiling: bool = True):
+                 progress: bool = False, tiling: bool = True, memory_limit: int | None = None,
+                 log: Callable[[str], None] | None = None):
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
         self.multiple, self.min_size, ngf, self.input_nc = network_geometry(generator)
+        self.ngf, self.memory_limit, self.log = ngf, memory_limit, log
+        self._told_duration = False     # the long-translation line is said once
         multiple = self.multiple
         self.tile = tile if tile is not None else max(multiple, default_tile(ngf) // multiple * multiple)
         if self.tile < max(32, multiple) or self.tile % multiple:
@@ -228,6 +301,9 @@ class Translator:
                             f"{self.min_size} x {self.min_size} pixels; use --size {self.min_size} or more")
         self.tile_stats, self.batch_size, self.size = tile_stats, batch_size, size
         self.direction, self.name, self.progress, self.tiling = direction, name, progress, tiling
+        why = self.too_large(size, size) if size is not None else None   # the smallest image --size makes
+        if why:
+            raise UserError(f"--size {size}: {why}")
         self.source: GeneratorSource | None = None     # set by from_checkpoint
         # A network already on the device keeps its layout (a live training network stays as
         # training left it); channels-last only where the precision wants it.
@@ -262,6 +338,10 @@ class Translator:
 
     def translate_images(self, images: Sequence[Image.Image]) -> list[Image.Image]:
         """Translate PIL images; EXIF orientation applied, grayscale -> RGB, alpha kept."""
+        for image in images:   # before any resizing: that alone may not fit
+            why = self.too_large(*upright_size(image))
+            if why:
+                raise UserError(why)
         prepared = [prepare_image(im, self.size, self.input_nc) for im in images]
         outputs: list[Image.Image | None] = [None] * len(prepared)
         by_size: dict[tuple[int, int], list[int]] = {}
@@ -307,6 +387,51 @@ class Translator:
         return (f"{width} x {height} pixels is too small: this generator needs at least "
                 f"{self.min_size} x {self.min_size}")
 
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        """The size an upright image of this size is translated at (after --size)."""
+        if self.size is None:
+            return width, height
+        scale = self.size / min(width, height)
+        return max(1, round(width * scale)), max(1, round(height * scale))
+
+    def memory_needed(self, width: int, height: int) -> int:
+        """Estimated bytes of host memory to translate one upright image of this size."""
+        return self._memory_at(*self.output_size(width, height))
+
+    def too_large(self, width: int, height: int) -> str | None:
+        """Why an upright image of this size cannot be translated in the memory there is (None: it can)."""
+        needed = self.memory_needed(width, height)
+        limit = self.memory_limit if self.memory_limit is not None else available_memory()
+        if needed <= limit:
+            return None
+        out_w, out_h = self.output_size(width, height)
+        fits = self._largest_short_side(out_w, out_h, limit)
+        advice = (f"translate it smaller, with --size {fits} or less" if fits else
+                  "free some memory first (it does not fit even at the smallest size)")
+        return (f"translating {out_w} x {out_h} pixels needs about {_bytes(needed)} of memory and "
+                f"{_bytes(limit)} is available: {advice}")
+
+    def _memory_at(self, width: int, height: int) -> int:
+        """Bytes to translate an image of exactly this size: its whole-image buffers, and the
+        activations of one tile or of the untiled image (on the host only for the CPU)."""
+        pixels = width * height
+        tiled = self.tiling and max(width, height) > self.tile
+        activations = activation_bytes_per_pixel(self.ngf) * (self.tile ** 2 if tiled else pixels)
+        on_host = self.device.type == "cpu"     # elsewhere activations live in the device's memory
+        return WHOLE_IMAGE_BYTES_PER_PIXEL * pixels + (activations if on_host else 0)
+
+    def _largest_short_side(self, width: int, height: int, limit: int) -> int | None:
+        """The largest --size at which an image of this shape fits ``limit`` (None: not even the smallest)."""
+        short, long = min(width, height), max(width, height)
+        fits = lambda side: self._memory_at(side, max(1, round(long * side / short))) <= limit
+        if not fits(self.min_size):
+            return None
+        low, high = self.min_size, short        # fits(low), not fits(high)
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle)
+        return low
+
     def check_size(self, width: int, height: int) -> None:
         why = self.too_small(width, height)
         if why:
@@ -347,13 +472,17 @@ class Translator:
         m = -(-max(self.multiple, self.min_size) // self.multiple) * self.multiple   # smallest side it takes
         small = (max(m, round(height * scale / self.multiple) * self.multiple),
                  max(m, round(width * scale / self.multiple) * self.multiple))
-        for norm in norms:
-            norm.mode = "measure"
-        call_order = norms[0].call_order
-        call_order.clear()
         # A downscaled copy: the starting statistics, and the order in which the norms run.
-        self._forward(F.interpolate(image, size=small, mode="bilinear", antialias=True, align_corners=False))
-        order = list(dict.fromkeys(call_order))
+        downscaled = F.interpolate(image, size=small, mode="bilinear", antialias=True, align_corners=False)
+        seconds, reached = self._timed_pass(downscaled, norms)
+        order = list(dict.fromkeys(norms[0].call_order))
+        if self.log is not None and not self._told_duration:
+            tiled_pixels = sum(r.size * c.size for r in rows for c in cols)
+            times = tile_pass_seconds(seconds, [reached[n] for n in order], small[0] * small[1], tiled_pixels)
+            if times[self.tile_stats] >= LONG_TRANSLATION_S:   # timed again, warm: a first call is slower
+                seconds, reached = self._timed_pass(downscaled, norms)
+                times = tile_pass_seconds(seconds, [reached[n] for n in order], small[0] * small[1], tiled_pixels)
+                self._tell_duration(times, len(rows) * len(cols), (height, width))
         if self.tile_stats == "fast":
             self._accumulate_over_tiles(image, order, rows, cols, f"measuring statistics")
             return
@@ -363,6 +492,43 @@ class Translator:
             target.mode, target.stop = "accumulate", True
             self._accumulate_over_tiles(image, [target], rows, cols, f"statistics {k + 1}/{len(order)}")
             target.stop = False
+
+    def _now(self) -> float:
+        if self.device.type == "cuda":   # the clock must not run ahead of the device
+            torch.cuda.synchronize(self.device)
+        return time.perf_counter()
+
+    def _timed_pass(self, x: Tensor, norms: list[_FixedStatsNorm]) -> tuple[float, dict[nn.Module, float]]:
+        """One forward pass measuring the norms' statistics: (seconds, when each norm was reached)."""
+        for norm in norms:
+            norm.mode = "measure"
+        norms[0].call_order.clear()
+        reached: dict[nn.Module, float] = {}
+
+        def note_arrival(module: nn.Module, _) -> None:     # returns None: the input goes on unchanged
+            reached.setdefault(module, self._now() - start)
+
+        hooks = [norm.register_forward_pre_hook(note_arrival) for norm in norms]
+        start = self._now()
+        try:
+            self._forward(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return self._now() - start, reached
+
+    def _tell_duration(self, times: dict[str, float], tiles: int, size: tuple[int, int]) -> None:
+        """Say once, before the long part, how long a tiled image will take when that is long."""
+        expected, fast = times[self.tile_stats], times["fast"]
+        if expected < LONG_TRANSLATION_S:
+            return
+        self._told_duration = True
+        height, width = size
+        line = (f"{width} x {height} pixels in {tiles} tiles: about {_duration(expected)} "
+                f"with --tile_stats {self.tile_stats}")
+        if self.tile_stats == "exact" and fast < 0.8 * expected:
+            line += f"; --tile_stats fast takes about {_duration(fast)} (its colours may drift slightly)"
+        self.log(line)
 
     def _accumulate_over_tiles(self, image: Tensor, targets: list[_FixedStatsNorm], rows, cols, what: str) -> None:
         for norm in targets:
@@ -390,6 +556,13 @@ class Translator:
 
 
 # --------------------------------------------------------------------------- images in
+
+def upright_size(image: Image.Image) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, without decoding or rotating anything."""
+    orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
+    width, height = image.size
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
 
 def prepare_image(image: Image.Image, size: int | None = None, channels: int = 3) -> tuple[Image.Image, Image.Image | None]:
     """(content to translate, alpha or None): EXIF orientation applied, optional short-side resize."""

@@ -230,6 +230,11 @@ def _translate_plan(translator: Translator, plan: FilePlan, with_input: bool, pr
                 skip(source, f"{too_small} (enlarge it, e.g. with --size {translator.min_size})")
                 bar.update(1)
                 continue
+            too_large = translator.too_large(*image.size)
+            if too_large:
+                skip(source, too_large)
+                bar.update(1)
+                continue
             if batch and (image.size != batch[0][2].size or len(batch) >= translator.batch_size):
                 flush(batch)
                 batch = []

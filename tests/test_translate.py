@@ -341,3 +341,55 @@ def test_translate_files_is_the_cli_without_the_shell(workdir):
     assert translate_files(translator, ["a/x.jpg"], overwrite=True, with_input=True).written
     with Image.open(workdir / "results" / "tiny" / "x.png") as image:
         assert image.size == (80, 32)
+
+
+# --------------------------------------------------------------------------- memory and time, said first
+
+def test_an_image_beyond_the_memory_is_refused_in_one_line(workdir, capsys):
+    from cyclegan.errors import UserError
+    from cyclegan.translate_files import translate_files
+
+    generator = create_generator("resnet_6blocks", ngf=8)
+    need_small = Translator(generator, tile=64).memory_needed(40, 32)
+    limit = 4 * need_small                      # room for 40 x 32, not for 400 x 320
+    with pytest.raises(UserError, match=r"--size 4000: translating 4000 x 4000 pixels needs about .* MiB of memory "
+                                        r"and .* is available: translate it smaller, with --size \d+ or less"):
+        Translator(generator, tile=64, size=4000, memory_limit=limit)
+    translator = Translator(generator, tile=64, memory_limit=limit)
+    with pytest.raises(UserError, match="translating 400 x 320 pixels needs about"):
+        translator(photo(400, 320))
+    assert translator(photo(40, 32)).size == (40, 32)
+    # In a folder, the image that cannot fit is skipped and named; the others are written.
+    (workdir / "in").mkdir()
+    photo(40, 32).save(workdir / "in" / "small.png")
+    photo(400, 320).save(workdir / "in" / "large.png")
+    result = translate_files(translator, ["in"], "out")
+    assert [p.name for p in result.written] == ["small.png"]
+    assert [(p.name, why.split(" needs")[0]) for p, why in result.failed] == [("large.png", "translating 400 x 320 pixels")]
+    assert "--size" in result.failed[0][1]
+    # The suggested --size fits.
+    fits = int(result.failed[0][1].split("--size ")[1].split()[0])
+    assert Translator(generator, tile=64, size=fits, memory_limit=limit).too_large(400, 320) is None
+
+
+def test_a_long_tiled_translation_says_how_long_first(monkeypatch):
+    import cyclegan.translate as translate_module
+    from cyclegan.translate import tile_pass_seconds
+
+    # Two passes for fast; for exact one per norm, each as far as its norm, then the last one.
+    times = tile_pass_seconds(1.0, [0.25, 0.5], timed_pixels=100, tiled_pixels=400)
+    assert times == {"fast": 8.0, "exact": 4.0 * (1 + 0.75)}
+    generator = create_generator("resnet_6blocks", ngf=8)
+    x = torch.rand(1, 3, 96, 96) * 2 - 1
+    for stats, hint in (("exact", True), ("fast", False)):
+        lines = []
+        translator = Translator(generator, tile=32, tile_stats=stats, log=lines.append)
+        monkeypatch.setattr(translate_module, "LONG_TRANSLATION_S", 1e9)    # short: nothing said
+        translator(x)
+        assert lines == []
+        monkeypatch.setattr(translate_module, "LONG_TRANSLATION_S", 0.0)    # "long": said once
+        first = translator(x)
+        translator(x)
+        assert len(lines) == 1 and lines[0].startswith(f"96 x 96 pixels in 16 tiles: about ")
+        assert f"with --tile_stats {stats}" in lines[0] and ("--tile_stats fast takes about" in lines[0]) == hint
+        assert torch.equal(first, translator(x))      # timing changes nothing in the result

@@ -187,17 +187,19 @@ def _run(args) -> int:
     inputs = expand_inputs(args.inputs, args.recursive)      # a missing input is refused before any loading
     source = resolve_generator(args.checkpoint, args.direction, args.epoch, netG=args.netG, norm=args.norm,
                                ngf=args.ngf)
-    output = Path(args.output).expanduser() if args.output else default_output(source.run_name)
-    plan = plan_files(inputs, output, args.format, overwrite=args.overwrite)
-    with lock_output(plan):        # a second run into this --output is refused before loading anything
-        return _translate(args, source, plan)
-
-
-def _translate(args, source, plan) -> int:
+    # The translator first: its refusals (--tile, --size beyond the memory) leave no output folder.
     translator = Translator(build_generator(source), device=resolve_device(args.device), precision=args.precision,
                             direction=source.direction, tile=args.tile, tile_overlap=args.tile_overlap,
                             tile_stats=args.tile_stats, batch_size=args.batch_size, size=args.size,
-                            name=source.run_name, progress=not args.quiet)
+                            name=source.run_name, progress=not args.quiet,
+                            log=lambda line: tqdm.write(f"{PROG}: {line}", file=sys.stderr))
+    output = Path(args.output).expanduser() if args.output else default_output(source.run_name)
+    plan = plan_files(inputs, output, args.format, overwrite=args.overwrite)
+    with lock_output(plan):        # a second run into this --output is refused before any work
+        return _translate(args, translator, plan)
+
+
+def _translate(args, translator: Translator, plan) -> int:
     single = len(plan.inputs) == 1     # one input that fails: its reason is the one line, no summary
     log = (lambda line: None) if single else (lambda line: tqdm.write(f"{PROG}: {line}", file=sys.stderr))
     result = translate_files(translator, plan, with_input=args.side_by_side, progress=not args.quiet, log=log)
