@@ -147,9 +147,10 @@ def test_dcgan_sample_grids_become_the_progression(tmp_path):
 
 def test_a_failing_report_warns_once_and_training_goes_on(photo_domains, tmp_path):
     _, domain_A, domain_B = photo_domains
-    (tmp_path / "tiny").mkdir()
-    (tmp_path / "tiny" / "web").write_text("a file where the report folder should be")
     cfg = tiny_config(domain_A, domain_B, tmp_path, max_steps=2, display="none", update_html_freq=1)
+    (tmp_path / "tiny").mkdir()
+    cfg.save_json(tmp_path / "tiny" / "config.json")   # a run of ours (a user's own folder is refused)
+    (tmp_path / "tiny" / "web").write_text("a file where the report folder should be")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = train(cfg)
