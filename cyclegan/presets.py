@@ -136,7 +136,10 @@ def _choose_recipe(given: dict[str, Any], entry, is_demo: bool) -> str:
     recipe = given.get("recipe")
     if recipe is None and given.get("continue_train") and not is_demo:
         run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
-        recipe = run.read_config().train.recipe if run.has_config() else None
+        saved = run.read_config() if run.has_config() else None
+        # Another model's recipe is no default: resuming with another --model is refused, by name, later.
+        same_model = saved is not None and saved.model.model in (entry.name, *entry.aliases)
+        recipe = saved.train.recipe if same_model else None
     if recipe is None:
         wants_fast = is_demo or given.get("time_budget") is not None
         recipe = "fast" if wants_fast and entry.name == "cyclegan" else "paper"
