@@ -83,3 +83,23 @@ def test_compile_auto_only_on_cuda_for_long_runs():
     assert should_compile("on", CPU, 1) is True and should_compile("off", torch.device("cuda"), 10 ** 6) is False
     with pytest.raises(UserError):
         should_compile("maybe", CPU, 1)
+
+
+def test_the_first_compiled_step_is_quiet_and_reported_in_one_line():
+    import warnings
+    from cyclegan.train.compile import report_first_call
+    said, calls = [], []
+
+    def step(batch):   # what torch.compile's first call does: warnings with source lines
+        warnings.warn("Graph break: torch.compile cannot trace ...", UserWarning)
+        calls.append(batch)
+        return batch * 2
+
+    train_batch = report_first_call(step, ["G_A", "D_A"], said.append)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert train_batch(1) == 2
+        assert len(said) == 1 and said[0].startswith("compiled G_A, D_A in ") and " s (the first step" in said[0]
+        assert not caught
+        assert train_batch(2) == 4   # later steps: the step itself, nothing said
+        assert len(said) == 1 and len(caught) == 1 and calls == [1, 2]

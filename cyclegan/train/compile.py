@@ -6,8 +6,12 @@ with the same shapes loads them instead of compiling again.
 """
 from __future__ import annotations
 
+import logging
 import os
+import time
+import warnings
 from pathlib import Path
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -35,4 +39,35 @@ def compile_cache_dir() -> Path:
 
 def compile_module(net: nn.Module) -> nn.Module:
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
+    quiet_compiler()
     return torch.compile(net)
+
+
+def quiet_compiler() -> None:
+    """No compiler chatter at start: dynamo and inductor log graph breaks and recompilations as
+    warnings, each with lines of the step's source, and cpp_extension says it found no CUDA. None of
+    it is the user's to act on; the run says once what was compiled and how long it took."""
+    torch._logging.set_logs(dynamo=logging.ERROR, inductor=logging.ERROR, aot=logging.ERROR)
+    for name in ("torch.utils.cpp_extension", "torch._dynamo", "torch._inductor"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def report_first_call(step: Callable, names: Iterable[str], say: Callable[[str], None]) -> Callable:
+    """``step``, whose first call (where torch.compile compiles) runs without warnings and ends with
+    one line: what was compiled and how long the first step took."""
+    names = ", ".join(names)
+    done = False
+
+    def first_then_plain(*args, **kwargs):
+        nonlocal done
+        if done:
+            return step(*args, **kwargs)
+        started = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = step(*args, **kwargs)
+        done = True
+        say(f"compiled {names} in {time.perf_counter() - started:.0f} s (the first step; later runs with the "
+            f"same shapes reuse {compile_cache_dir()})")
+        return result
+    return first_then_plain

@@ -40,7 +40,7 @@ from ..events import (CheckpointSaved, EpochEnded, EventBus, Measured, Position,
 from ..loss_log import LossLog
 from ..precision import describe_precision
 from ..runfolder import RunFolder
-from .compile import should_compile
+from .compile import report_first_call, should_compile
 from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
                           shutdown_distributed)
 from .memory import check_step_fits
@@ -118,7 +118,9 @@ def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
         with run.training_lock() if dist_info.is_main else nullcontext():
             return _train(cfg, run, events or EventBus(), dist_info, device)
     except WriteFailed as exc:   # a full disk: the last state saved stays whole (atomic writes)
-        raise exc.advising("resume with --continue_train (the last saved state is kept)") from None
+        then = ("resume with --continue_train (the last saved state is kept)" if run.has_state()
+                else "run again (nothing was saved yet)")
+        raise exc.advising(then) from None
     finally:
         shutdown_distributed()
 
@@ -227,14 +229,16 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name,
                bar_format=_TIME_BAR if schedule.unit == "s" else None)
     seen_dump = _debug_seen_dump(dist_info)
-    with _stop_on_interrupt(run_dir) as stop_requested, loader:
+    say = (lambda line: tqdm.write(f"cyclegan-train: {line}", file=sys.stderr)) if is_main else (lambda line: None)
+    train_batch = report_first_call(model.train_batch, model.nets, say) if compiled else model.train_batch
+    with _stop_on_interrupt(run) as stop_requested, loader:
         while not schedule.finished(progress) and not interrupted:
             for batch in loader.for_epoch(progress.epoch, progress.batch):
                 lr = schedule.learning_rate(progress)
                 model.set_learning_rate(lr)
                 if t.cycle_warmup > 0:   # the cycle loss's weight rises from 0 over the first share of the run
                     model.cycle_scale = min(1.0, schedule.done / max(schedule.total, 1e-9) / t.cycle_warmup)
-                last = model.train_batch(batch)
+                last = train_batch(batch)
                 seen_dump(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
                 last, stop = all_reduce_losses(last, stop_requested.is_set(), dist_info)
@@ -366,7 +370,7 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def _stop_on_interrupt(run_dir: Path):
+def _stop_on_interrupt(run: RunFolder):
     """First signal: finish the current step, save, exit. A second one stops at once: a save in
     progress is dropped (atomic writes), so the run folder keeps its last complete state."""
     stop = threading.Event()
@@ -395,8 +399,9 @@ def _stop_on_interrupt(run_dir: Path):
         # Whatever the interrupt broke on its way out (torch's writer, say, turns it into a
         # RuntimeError) is the same stop: one line, and the saved state is the last whole one.
         if aborting.is_set():
-            raise TrainingAborted(f"stopped at once; {run_dir} keeps its last saved state "
-                                  "(resume with --continue_train)") from None
+            kept = (f"{run.path} keeps its last saved state (resume with --continue_train)" if run.has_state()
+                    else "nothing was saved yet")
+            raise TrainingAborted(f"stopped at once; {kept}") from None
         raise
     finally:
         for sig, old in previous.items():
