@@ -41,12 +41,24 @@ class ImagePool:
         return torch.cat(out, 0)
 
     def state_dict(self) -> dict:
-        stored = torch.cat(self.images, 0).cpu() if self.images else torch.empty(0)
-        return {"pool_size": self.pool_size, "images": stored,
+        return {"pool_size": self.pool_size, "images": _stacked(self.images),
                 "generator": self.generator.get_state()}
 
     def load_state_dict(self, state: dict, device: torch.device | str = "cpu") -> None:
         self.pool_size = int(state["pool_size"])
         stored = state["images"]
-        self.images = [img.unsqueeze(0).to(device) for img in stored] if stored.numel() else []
+        if isinstance(stored, list):   # images of several sizes, one (1, C, H, W) tensor each
+            self.images = [img.to(device) for img in stored]
+        else:
+            self.images = [img.unsqueeze(0).to(device) for img in stored] if stored.numel() else []
         self.generator.set_state(state["generator"])
+
+
+def _stacked(images: list[Tensor]) -> Tensor | list[Tensor]:
+    """The stored images as one tensor; as a list of them when their sizes differ, which they do
+    with --preprocess none or scale_width on images of several sizes (a batch of one each)."""
+    if not images:
+        return torch.empty(0)
+    if any(image.shape != images[0].shape for image in images):
+        return [image.cpu() for image in images]
+    return torch.cat(images, 0).cpu()

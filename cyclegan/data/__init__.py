@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from ..config import DataConfig
 from ..errors import UserError
 from .domains import Domain, resolve_dataroot, resolve_domain, train_images
-from .images import readable_images
-from .transforms import Preprocess
+from .images import readable_images, shown
+from .transforms import Preprocess, check_one_size
 from .unaligned import RunLoader, UnalignedDataset, batches_per_epoch
 
 
@@ -42,6 +42,7 @@ def load_training_data(data: DataConfig) -> TrainingData:
         if not paths:
             raise UserError(f"{option}: none of the images in {domain.train_dir} can be read; "
                             "add .jpg/.png files that open in an image viewer")
+        check_one_size(paths, preprocess, data.batch_size, f"{option} {shown(domain.train_dir)}")
         sides.append(paths)
     if data.batch_size < 1:
         raise UserError(f"--batch_size {data.batch_size} must be at least 1")
