@@ -108,6 +108,17 @@ def load_rgb(path: Path) -> Image.Image:
         return to_rgb(image)
 
 
+def decode_or_skip(path: Path, what: str) -> Image.Image | None:
+    """``path`` decoded as RGB, or None after a one-line warning naming it: a truncated file
+    passes the header check and fails only here, and one such file must not cost the others."""
+    try:
+        return load_rgb(path)
+    except Exception as exc:  # Pillow raises many types for truncated or hostile data
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        warnings.warn(f"{shown(what)}: skipped {shown(path)}, which cannot be decoded ({reason})", stacklevel=2)
+        return None
+
+
 def readable_images(paths: list[Path], what: str) -> list[Path]:
     """Keep the files whose header Pillow can read; warn once with the count of the rest."""
     good, bad = [], []

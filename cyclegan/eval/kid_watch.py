@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from ..checkpoint import atomic_write_bytes, unwrap
-from ..data.images import list_images, load_rgb, readable_images
+from ..data.images import decode_or_skip, list_images, readable_images
 from ..errors import UserError
 from ..events import CheckpointSaved, Measured, RunStarted, StepEnded
 from ..metrics import kid
@@ -115,10 +115,18 @@ class KIDWatcher:
 
 
 def _sample(folder: Path, count: int, side: str) -> list:
-    paths = readable_images(list_images(folder), f"test split {side} {folder}")[:count]
-    if len(paths) < 2:
-        raise UserError(f"--eval_freq needs at least 2 test images in {folder}, found {len(paths)}")
-    return [load_rgb(p) for p in paths]
+    """The first ``count`` test images that decode; one that does not is skipped with a warning."""
+    what = f"test split {side} {folder}"
+    images = []
+    for path in readable_images(list_images(folder), what):
+        image = decode_or_skip(path, what)
+        if image is not None:
+            images.append(image)
+        if len(images) == count:
+            break
+    if len(images) < 2:
+        raise UserError(f"--eval_freq needs at least 2 readable test images in {folder}, found {len(images)}")
+    return images
 
 
 @contextmanager

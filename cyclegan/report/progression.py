@@ -20,7 +20,7 @@ from PIL import Image, ImageDraw, ImageFont
 from ..checkpoint import atomic_write_bytes, unwrap
 from ..config import Config
 from ..data.domains import resolve_dataroot, resolve_domain
-from ..data.images import list_images, load_rgb
+from ..data.images import decode_or_skip, list_images
 from ..generators import load_generator
 from ..images import gif_bytes, png_bytes, resize_and_centre_crop, to_images, to_tensor
 from ..runfolder import RunFolder
@@ -56,7 +56,9 @@ def fixed_input_paths(cfg: Config, count: int = FIXED_COUNT) -> list[Path]:
 def load_fixed_inputs(paths: list[Path], size: int) -> torch.Tensor:
     """N x 3 x size x size in [-1, 1]: each image resized (shorter side) and centre-cropped."""
     size = max(4, size - size % 4)
-    return torch.stack([to_tensor(resize_and_centre_crop(load_rgb(path), size)) for path in paths])
+    # A damaged photo (its header reads, its data is cut short) is left out, not the whole progression.
+    images = [image for image in (decode_or_skip(path, "the progression") for path in paths) if image is not None]
+    return torch.stack([to_tensor(resize_and_centre_crop(image, size)) for image in images])
 
 
 @torch.no_grad()

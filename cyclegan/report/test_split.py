@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from ..data import resolve_domains
-from ..data.images import list_images, load_rgb
+from ..data.images import decode_or_skip, list_images, load_rgb
 from ..events import RunEnded, RunStarted
 from ..generators import load_generator
 from ..runfolder import RunFolder
@@ -56,7 +56,9 @@ def translate_test_split(run: RunFolder, cfg, device) -> list:
     run.test_results_dir.mkdir(parents=True, exist_ok=True)
     written, rows = [], []
     for source in sources:
-        image = load_rgb(source)
+        image = decode_or_skip(source, "the test split")
+        if image is None:
+            continue
         fake = translator.translate_stored(image)
         fake.save(run.test_results_dir / f"{source.stem}.png")
         written.append(run.test_results_dir / f"{source.stem}.png")
@@ -78,9 +80,20 @@ def test_split_change(run: RunFolder, cfg) -> float | None:
     domain_A, _ = resolve_domains(cfg.data)
     if domain_A.test_dir is None or not run.test_results_dir.is_dir():
         return None
-    rows = [(load_rgb(source), load_rgb(run.test_results_dir / f"{source.stem}.png"))
-            for source in list_images(domain_A.test_dir) if (run.test_results_dir / f"{source.stem}.png").is_file()]
+    rows = [_pair(source, run.test_results_dir / f"{source.stem}.png") for source in list_images(domain_A.test_dir)]
+    rows = [row for row in rows if row is not None]
     return mean_change(rows) if rows else None
+
+
+def _pair(source, translated):
+    """(photo, translation), or None when either is missing or cannot be decoded (the test split
+    skipped that photo, with a warning)."""
+    if not translated.is_file():
+        return None
+    try:
+        return load_rgb(source), load_rgb(translated)
+    except Exception:  # Pillow raises many types for truncated data
+        return None
 
 
 def save_strip(rows: Sequence[Sequence[Image.Image]], path, side: int = STRIP_SIDE) -> None:
