@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import UserError
+from .errors import UserError, writing
 
 
 # Prefixes added by DistributedDataParallel and torch.compile wrappers.
@@ -30,7 +30,36 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
 
     A kill at any moment leaves either the previous file or the new one, never a torn file.
     """
-    _atomic_write(Path(path), lambda f: torch.save(obj, f))
+    _atomic_write(Path(path), lambda f: _torch_save(obj, f))
+
+
+class _RecordingFile:
+    """The file torch.save writes through, keeping what a write raised: torch's zip writer swallows
+    it (a full disk's OSError, a second Ctrl-C's KeyboardInterrupt) and raises
+    ``RuntimeError: ... unexpected pos`` in its place."""
+
+    def __init__(self, file):
+        self.file, self.error = file, None
+
+    def write(self, data) -> int:
+        try:
+            return self.file.write(data)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _torch_save(obj: Any, file) -> None:
+    recording = _RecordingFile(file)
+    try:
+        torch.save(obj, recording)
+    except RuntimeError:
+        if recording.error is None:
+            raise
+        raise recording.error from None
 
 
 def _umask() -> int:
@@ -40,8 +69,14 @@ def _umask() -> int:
 
 
 def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """A full disk or a folder that refuses files raises WriteFailed (one line naming ``path``)."""
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _write_and_rename(fd, tmp, path, write)
+
+
+def _write_and_rename(fd: int, tmp: str, path: Path, write) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

@@ -35,7 +35,7 @@ from torch import nn
 
 from .checkpoint import atomic_torch_save, bare_state_dict, load_network, load_torch_file
 from .config import Config
-from .errors import UserError
+from .errors import UserError, WriteFailed, writing
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "latest_state.pth"
@@ -317,16 +317,20 @@ class RunFolder:
         return record if isinstance(record, dict) else None
 
 
+_AFTER_A_FAILED_WRITE = "run again (resume with --continue_train); the previous file there is intact"
+
+
 @contextmanager
 def _writing(path: Path) -> Iterator[None]:
     """A full disk or a read-only folder becomes one line; atomic writes leave the previous file whole."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        yield
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise UserError(f"cannot write {path} ({reason}); the previous file there is intact: free some space "
-                        "or fix the folder's permissions, then run again (resume with --continue_train)") from None
+        with writing(path, _AFTER_A_FAILED_WRITE):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            yield
+    except WriteFailed:
+        raise
+    except OSError as exc:   # any other reason the file cannot be written
+        raise UserError(f"cannot write {path} ({exc.strerror or exc}); {_AFTER_A_FAILED_WRITE}") from None
 
 
 def read_config_file(path: Path) -> Config:

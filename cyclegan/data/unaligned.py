@@ -138,12 +138,13 @@ class EpochSampler(Sampler):
 
 
 def leave_stopping_to_the_main_process(worker_id: int) -> None:
-    """Data-loading workers ignore Ctrl-C and SIGTERM. ``timeout``, systemd and Slurm signal the
-    whole process group: a worker that died of it would make the main process fail with a
-    traceback before it could save. The main process finishes its step, saves, and then shuts
-    the workers down itself (they also exit when it does)."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    """Data-loading workers ignore Ctrl-C, SIGTERM and SIGHUP. ``timeout``, systemd and Slurm
+    signal the whole process group, and a closed terminal hangs up all of it: a worker that died
+    of it would make the main process fail with a traceback before it could save. The main
+    process finishes its step, saves, and then shuts the workers down itself (they also exit
+    when it does)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 # Every RunLoader not yet closed. Its workers ignore SIGTERM (above), so multiprocessing's own
