@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .checkpoint import atomic_write_bytes
+from .errors import writing
+
 LOG_FILE = "loss_log.jsonl"
 
 
@@ -33,7 +36,7 @@ class LossLog:
         if not self._count and not always:
             return None
         record = {**fields, **{k: round(v, 6) for k, v in self.means().items()}}
-        with self.path.open("a") as f:
+        with writing(self.path), self.path.open("a") as f:   # a full disk: one line (readers skip a torn one)
             f.write(json.dumps(record) + "\n")
         self._sums, self._count = {}, 0
         return record
@@ -44,7 +47,8 @@ class LossLog:
             return
         kept = [line for line in self.path.read_text().splitlines()
                 if line.strip() and _step_of(line) is not None and _step_of(line) <= step]
-        self.path.write_text("".join(line + "\n" for line in kept))
+        # Whole or not at all: a full disk must not cut the log that is there.
+        atomic_write_bytes(self.path, "".join(line + "\n" for line in kept).encode())
 
 
 def _step_of(line: str) -> int | None:

@@ -23,7 +23,7 @@ from torch import Tensor, nn
 
 from .checkpoint import atomic_write_bytes, load_network
 from .config import ModelConfig
-from .errors import UserError
+from .errors import UserError, writing
 from .images import gif_bytes as _gif_bytes
 from .images import png_bytes, to_image
 from .nets.dcgan import DCGANDiscriminator, DCGANGenerator
@@ -242,7 +242,8 @@ def write_samples(checkpoint, output: str | Path, n: int = 64, *, seed: int | No
         if D is not None:
             what += f" (the {n} of {drawn} the discriminator rates most real)"
 
-    output.mkdir(parents=True, exist_ok=True)
+    with writing(output):   # a file in the way, or a folder that refuses files: one line
+        output.mkdir(parents=True, exist_ok=True)
     if grid:
         atomic_write_bytes(output / names[0], png_bytes(image_grid(images, nrow=nrow)))
     else:

@@ -18,7 +18,9 @@ from PIL import Image
 from cyclegan.progress import progress_bar
 from ..data import resolve_domains
 from ..data.images import list_images, load_rgb, readable_images
+from ..checkpoint import atomic_write_bytes
 from ..errors import UserError
+from ..images import png_bytes
 from ..generators import load_generator, run_directions
 from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
 from ..metrics.paired import SSIM_MIN_SIDE
@@ -181,6 +183,13 @@ def evaluation_translator(run: RunFolder | Path | str, direction: str, epoch: st
                       tiling=False)
 
 
+def _save_translations(fakes: list, folder: Path) -> None:
+    """--save-translations: each file written whole (a full disk leaves no torn PNG behind, and
+    says so in one line)."""
+    for image, source in fakes:
+        atomic_write_bytes(folder / f"{source.stem}.png", png_bytes(image))
+
+
 def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: torch.device,
               epoch: str = "latest", paired: bool = False, lpips: LPIPS | None = None,
               max_images: int | None = None, subsets: int = 100, subset_size: int = 1000,
@@ -204,10 +213,7 @@ def score_run(run_dir: str | Path, extractor: FeatureExtractor | None, device: t
         for path in progress_bar(sources, desc=f"translate {direction}", unit="img", leave=False, disable=not progress):
             fakes.append((translator.translate_stored(load_rgb(path)), path))
         if save_dir is not None:
-            out = Path(save_dir) / direction
-            out.mkdir(parents=True, exist_ok=True)
-            for image, path in fakes:
-                image.save(out / f"{path.stem}.png")
+            _save_translations(fakes, Path(save_dir) / direction)
         distribution = None
         if extractor is not None:
             _need_two(len(sources), f"test split {source_dir}")

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from ..errors import UserError
+from ..errors import UserError, WriteFailed
 from ..runfolder import RunFolder
 from .html_report import write_report
 from .progression import build_animation, render_missing_frames
@@ -44,6 +44,8 @@ def rebuild_report(run: str | Path | RunFolder, device: torch.device | str = "cp
     rendered = 0
     try:
         rendered = render_missing_frames(run.path, cfg, torch.device(device), progress=progress)
+    except WriteFailed:       # a full disk: writing the animation would fail the same way
+        raise
     except UserError as exc:  # e.g. the domain folder moved: animate what exists
         warnings.warn(f"no new progression frames ({exc})", stacklevel=2)
     animations = build_animation(run.path, cfg, mp4=mp4)
