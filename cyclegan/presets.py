@@ -104,7 +104,11 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
         raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
     if "r1_gamma" in given and not given["r1_gamma"] >= 0:
         raise UserError(f"--r1_gamma {given['r1_gamma']:g}: must be 0 (off) or positive")
-    recipe = _choose_recipe(given, entry, is_demo)
+    resumed = _resumed_run(given, entry, is_demo)
+    recipe = _choose_recipe(given, entry, is_demo, resumed)
+    # Resuming, an architecture option not given is the run's own (not the default): the same
+    # command plus --continue_train works, and so does one that leaves out --ngf 8.
+    own = _architecture_of(resumed) if resumed is not None else {}
     if is_dcgan:
         if given.get("demo"):
             raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
@@ -112,9 +116,9 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
             raise UserError("--model dcgan learns one domain from noise: give --domainA only, drop --domainB")
         if not (given.get("domainA") or given.get("dataroot")):
             raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
-        return TrainPlan(config_from_options(given, entry.defaults))
+        return TrainPlan(config_from_options(given, {**entry.defaults, **own}))
     if not is_demo:
-        return TrainPlan(config_from_options(given, {**entry.defaults, **recipe_settings(recipe)}))
+        return TrainPlan(config_from_options(given, {**entry.defaults, **recipe_settings(recipe), **own}))
     if has_domains:
         raise UserError("--demo builds its own domains; drop --domainA/--domainB/--dataroot")
     domain_A, domain_B = build_demo_domains(datasets_root(given.get("datasets_dir")))
@@ -131,15 +135,28 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
     return TrainPlan(cfg, demo=True)
 
 
-def _choose_recipe(given: dict[str, Any], entry, is_demo: bool) -> str:
+def _resumed_run(given: dict[str, Any], entry, is_demo: bool):
+    """The settings of the run --continue_train resumes, when it is a run of the same model (another
+    model's settings are no default: resuming with another --model is refused, by name, later)."""
+    if not given.get("continue_train") or is_demo:
+        return None
+    run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
+    saved = run.read_config() if run.has_config() else None
+    return saved if saved is not None and saved.model.model in (entry.name, *entry.aliases) else None
+
+
+def _architecture_of(saved) -> dict[str, Any]:
+    """The settings that shape a run's saved networks and pools (train/resume.py compares them)."""
+    own = {key: value for key, value in vars(saved.model).items() if key not in ("model", "init_type", "init_gain")}
+    own["crop_size"] = saved.data.crop_size
+    return own
+
+
+def _choose_recipe(given: dict[str, Any], entry, is_demo: bool, resumed) -> str:
     """--recipe, else the resumed run's, else fast with --time or for the demo, else paper."""
     recipe = given.get("recipe")
-    if recipe is None and given.get("continue_train") and not is_demo:
-        run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
-        saved = run.read_config() if run.has_config() else None
-        # Another model's recipe is no default: resuming with another --model is refused, by name, later.
-        same_model = saved is not None and saved.model.model in (entry.name, *entry.aliases)
-        recipe = saved.train.recipe if same_model else None
+    if recipe is None and resumed is not None:
+        recipe = resumed.train.recipe
     if recipe is None:
         wants_fast = is_demo or given.get("time_budget") is not None
         recipe = "fast" if wants_fast and entry.name == "cyclegan" else "paper"

@@ -20,6 +20,7 @@ from cyclegan.config_checks import check_config
 from cyclegan.data.transforms import Preprocess, check_one_size
 from cyclegan.errors import UserError
 from test_bad_input_train import TINY, one_line_exit_2
+from cyclegan.runfolder import RunFolder
 
 
 @pytest.fixture
@@ -113,6 +114,16 @@ def test_resuming_with_other_settings_names_every_difference(saved_runs, run, ex
     assert f"trained with {was}" in line and f"not {given}" in line and f"resume with {was}" in line
     assert line.endswith("or choose a new --name")
     assert written() == before
+
+
+def test_resuming_without_repeating_the_architecture_takes_the_runs_own(saved_runs):
+    root, data = saved_runs
+    # the run was trained with --ngf 8 --ndf 8 --netG resnet_6blocks --crop_size 32; none repeated here
+    assert train_main([*data, "--load_size", "36", "--num_threads", "0", "--no-progress", "--display", "none",
+                       "--name", "tiny", "--checkpoints_dir", str(root / "cyclegan"), "--continue_train",
+                       "--max-steps", "2"]) == 0
+    saved = RunFolder(root / "cyclegan" / "tiny").read_config()
+    assert (saved.model.ngf, saved.model.netG, saved.data.crop_size) == (8, "resnet_6blocks", 32)
 
 
 def test_resuming_a_cyclegan_run_as_a_dcgan(saved_runs, capsys):
