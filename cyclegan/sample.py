@@ -10,12 +10,20 @@
 The latents of seed S are one stream: the first 8 images of ``sample(G, 64, seed=S)`` are
 ``sample(G, 8, seed=S)`` (with ``oversample``, the candidates are that stream's first ones). Batch norm runs in inference mode, so an image depends only on its
 own latent, not on what else is in the batch.
+
+``write_samples`` draws, generates and writes in batches (``sample_batches``, ``walk_batches``):
+any ``n`` of files runs in the same memory, with the very images ``sample`` returns. What must
+be held whole (a grid; with ``oversample`` the best ``n`` so far) is estimated first and refused
+in one line when it cannot fit.
 """
 from __future__ import annotations
 
 import math
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from PIL import Image
@@ -23,6 +31,7 @@ from torch import Tensor, nn
 
 from .checkpoint import atomic_write_bytes, load_network
 from .config import ModelConfig
+from .device import available_memory, format_bytes
 from .errors import UserError, writing
 from .images import gif_bytes as _gif_bytes
 from .images import png_bytes, to_image
@@ -31,7 +40,13 @@ from .runfolder import RunFolder, parse_weights_name
 
 __all__ = ["load_dcgan_generator", "load_dcgan_discriminator", "latents", "slerp", "interpolate_latents",
            "sample_latents", "most_real", "candidates", "sample", "to_pil", "image_grid", "png_bytes", "gif_bytes",
-           "planned_files", "write_samples", "SamplesWritten"]
+           "planned_files", "write_samples", "SamplesWritten", "latent_batches", "sample_batches", "walk_batches"]
+
+# Latents are drawn this many at a time: a multiple of 16 (torch draws normal values in blocks of
+# 16, so the chunks are the one stream ``latents`` draws; tests/test_dcgan.py checks it) and of
+# GENERATOR_BATCH (the generator sees the very batches it sees when everything is drawn at once).
+LATENT_CHUNK = 4096
+GENERATOR_BATCH = 256
 
 
 def _dcgan_run(checkpoint, net: str) -> tuple[ModelConfig, RunFolder, str]:
@@ -86,6 +101,21 @@ def latents(nz: int, n: int, seed: int) -> Tensor:
     return torch.randn(n, nz, 1, 1, generator=generator)
 
 
+def latent_batches(nz: int, n: int, seed: int, chunk: int | None = None) -> Iterator[Tensor]:
+    """``latents(nz, n, seed)`` in consecutive pieces of ``chunk`` rows (default LATENT_CHUNK; the
+    last piece up to twice that), without holding them all: a piece of fewer than 16 values would
+    be drawn differently."""
+    chunk = chunk or LATENT_CHUNK
+    if chunk % 16:
+        raise ValueError("chunk must be a multiple of 16")
+    generator = torch.Generator().manual_seed(seed)
+    done = 0
+    while done < n:
+        take = chunk if n - done >= 2 * chunk else n - done
+        yield torch.randn(take, nz, 1, 1, generator=generator)
+        done += take
+
+
 def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     """Spherical interpolation: stays where Gaussian latents live (a straight line between two
     of them passes through improbably short vectors near its middle)."""
@@ -101,10 +131,15 @@ def slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
 
 def interpolate_latents(nz: int, seed_from: int, seed_to: int, steps: int) -> Tensor:
     """``steps`` latents walking from seed_from's first latent to seed_to's (both ends included)."""
+    return torch.cat(list(_walk_latents(nz, seed_from, seed_to, steps, steps)))
+
+
+def _walk_latents(nz: int, seed_from: int, seed_to: int, steps: int, chunk: int) -> Iterator[Tensor]:
     if steps < 2:
         raise UserError("-n must be at least 2 for --interpolate (the two ends)")
     a, b = latents(nz, 1, seed_from)[0], latents(nz, 1, seed_to)[0]
-    return torch.stack([slerp(a, b, i / (steps - 1)) for i in range(steps)])
+    for start in range(0, steps, chunk):
+        yield torch.stack([slerp(a, b, i / (steps - 1)) for i in range(start, min(steps, start + chunk))])
 
 
 @torch.no_grad()
@@ -153,6 +188,48 @@ def sample(G: nn.Module, n: int, seed: int, device: torch.device | str | None = 
     return images[most_real(discriminator, images, n)]
 
 
+def sample_batches(G: nn.Module, n: int, seed: int, device: torch.device | str | None = None,
+                   discriminator: nn.Module | None = None, oversample: float = 1.0) -> Iterator[Tensor]:
+    """``sample``'s images, batch by batch. Without oversampling one batch is held at a time; with
+    it, the best n candidates so far (and their scores), all n given at the end."""
+    if n < 1:
+        raise UserError(f"-n {n}: ask for at least one image")
+    drawn = candidates(n, oversample)
+    if drawn > n and discriminator is None:
+        raise ValueError("oversampling needs the discriminator that chooses among the candidates")
+    if drawn == n:
+        for z in latent_batches(G.nz, n, seed):
+            yield sample_latents(G, z, device, GENERATOR_BATCH)
+        return
+    best_index, best_score, best = torch.empty(0, dtype=torch.long), torch.empty(0), None
+    start = 0
+    for z in latent_batches(G.nz, drawn, seed):
+        images = sample_latents(G, z, device, GENERATOR_BATCH)
+        scores = _scores(discriminator, images)
+        index = torch.cat([best_index, torch.arange(start, start + len(images))])
+        score = torch.cat([best_score, scores])
+        pool = images if best is None else torch.cat([best, images])
+        keep = score.topk(min(n, len(score))).indices
+        best_index, best_score, best = index[keep], score[keep], pool[keep]
+        start += len(images)
+    yield best[best_index.argsort()]      # in the order they were drawn
+
+
+@torch.no_grad()
+def _scores(D: nn.Module, images: Tensor) -> Tensor:
+    D.eval()
+    device = next(D.parameters()).device
+    return torch.cat([D(images[i:i + GENERATOR_BATCH].to(device)).float().cpu()
+                      for i in range(0, len(images), GENERATOR_BATCH)])
+
+
+def walk_batches(G: nn.Module, seed_from: int, seed_to: int, steps: int,
+                 device: torch.device | str | None = None) -> Iterator[Tensor]:
+    """The frames of ``sample_latents(G, interpolate_latents(...))``, batch by batch."""
+    for z in _walk_latents(G.nz, seed_from, seed_to, steps, LATENT_CHUNK):
+        yield sample_latents(G, z, device, GENERATOR_BATCH)
+
+
 def to_pil(image: Tensor) -> Image.Image:
     """One C x H x W tensor in [-1, 1] (C = 1 or 3) -> an 8-bit grayscale or RGB image."""
     return to_image(image)
@@ -161,14 +238,27 @@ def to_pil(image: Tensor) -> Image.Image:
 def image_grid(images: Tensor, nrow: int | None = None, padding: int = 2) -> Image.Image:
     """N x C x H x W in [-1, 1] -> one image, ``nrow`` per row (default: as square as possible),
     separated by ``padding`` black pixels."""
-    n, channels, height, width = images.shape
+    return _grid_of_batches([images], len(images), nrow, padding)
+
+
+def grid_size(n: int, side: int, nrow: int | None = None, padding: int = 2) -> tuple[int, int]:
+    """(width, height) of the grid of n images of side x side pixels."""
     nrow = nrow or math.ceil(math.sqrt(n))
-    rows = math.ceil(n / nrow)
-    mode = "L" if channels == 1 else "RGB"
-    grid = Image.new(mode, (nrow * (width + padding) + padding, rows * (height + padding) + padding))
-    for i in range(n):
-        row, col = divmod(i, nrow)
-        grid.paste(to_pil(images[i]), (padding + col * (width + padding), padding + row * (height + padding)))
+    return nrow * (side + padding) + padding, math.ceil(n / nrow) * (side + padding) + padding
+
+
+def _grid_of_batches(batches, n: int, nrow: int | None = None, padding: int = 2) -> Image.Image:
+    """``image_grid`` of n images arriving in batches: only the grid and one batch are held."""
+    nrow = nrow or math.ceil(math.sqrt(n))
+    grid, i = None, 0
+    for images in batches:
+        _, channels, height, width = images.shape
+        if grid is None:
+            grid = Image.new("L" if channels == 1 else "RGB", grid_size(n, width, nrow, padding))
+        for image in images:
+            row, col = divmod(i, nrow)
+            grid.paste(to_pil(image), (padding + col * (width + padding), padding + row * (height + padding)))
+            i += 1
     return grid
 
 
@@ -184,11 +274,44 @@ def gif_bytes(frames: list[Image.Image], frame_ms: int = 400, last_frame_ms: int
 
 def planned_files(n: int, grid: bool, interpolate: bool) -> list[str]:
     """The file names ``write_samples`` writes: one grid, or one numbered file per image."""
+    return list(_file_names(n, grid, interpolate))
+
+
+def _file_names(n: int, grid: bool, interpolate: bool) -> Iterator[str]:
     if grid:
-        return ["interpolation.png" if interpolate else "grid.png"]
-    stem = "interp" if interpolate else "sample"
-    width = max(3, len(str(n - 1)))
-    return [f"{stem}_{i:0{width}d}.png" for i in range(n)]
+        yield "interpolation.png" if interpolate else "grid.png"
+        return
+    stem, width = _numbering(n, interpolate)
+    for i in range(n):
+        yield f"{stem}_{i:0{width}d}.png"
+
+
+def _numbering(n: int, interpolate: bool) -> tuple[str, int]:
+    return ("interp" if interpolate else "sample"), max(3, len(str(n - 1)))
+
+
+def existing_files(output: Path, n: int, grid: bool, interpolate: bool) -> list[str]:
+    """Which of ``planned_files`` are in ``output`` already, found by one look at the folder
+    (not n look-ups: n may be in the millions)."""
+    if not output.is_dir():
+        return []
+    if grid:
+        return [name for name in _file_names(n, grid, interpolate) if (output / name).exists()]
+    stem, width = _numbering(n, interpolate)
+    ours = re.compile(rf"{stem}_(\d{{{width}}})\.png")
+    found = [(int(match[1]), entry.name) for entry in os.scandir(output)
+             if (match := ours.fullmatch(entry.name)) and int(match[1]) < n]
+    return [name for _, name in sorted(found)]
+
+
+def sampling_memory(n: int, drawn: int, channels: int, side: int, grid: bool, nrow: int | None = None) -> int:
+    """Bytes ``write_samples`` holds beyond one batch: the n best with oversampling (float
+    images and scores, twice while a batch joins them), the grid (and its PNG) with ``grid``."""
+    held = 2 * n * (channels * side * side * 4 + 16) if drawn > n else 0
+    if grid:
+        width, height = grid_size(n, side, nrow)
+        held += 2 * width * height * channels
+    return held
 
 
 @dataclass(frozen=True)
@@ -203,11 +326,12 @@ class SamplesWritten:
 def write_samples(checkpoint, output: str | Path, n: int = 64, *, seed: int | None = None, grid: bool = False,
                   nrow: int | None = None, interpolate: bool = False, end_seed: int | None = None,
                   oversample: float = 1.0, overwrite: bool = False,
-                  device: torch.device | str = "cpu") -> SamplesWritten:
+                  device: torch.device | str = "cpu", memory_limit: int | None = None) -> SamplesWritten:
     """Images of a ``--model dcgan`` run as PNG files in ``output``: ``n`` samples (the ``n`` of
     ``n * oversample`` the discriminator rates most real), or with ``interpolate`` a walk of ``n``
     frames from ``seed``'s first latent to ``end_seed``'s; one grid image with ``grid``. Existing
-    files are kept unless ``overwrite``. ``seed`` None draws one (it is in the result)."""
+    files are kept unless ``overwrite``. ``seed`` None draws one (it is in the result).
+    ``memory_limit``: bytes it may hold (default: the memory available now); beyond, it refuses."""
     if n < 1:
         raise UserError(f"-n {n}: ask for at least one image")
     if interpolate and n < 2:
@@ -222,8 +346,7 @@ def write_samples(checkpoint, output: str | Path, n: int = 64, *, seed: int | No
     output = Path(output).expanduser()
     if output.exists() and not output.is_dir():
         raise UserError(f"--output {output} is a file; give a folder")
-    names = planned_files(n, grid, interpolate)
-    existing = [name for name in names if (output / name).exists()]
+    existing = existing_files(output, n, grid, interpolate)
     if existing and not overwrite:
         more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
         raise UserError(f"--output {output}: {existing[0]} already exists{more}; "
@@ -231,22 +354,40 @@ def write_samples(checkpoint, output: str | Path, n: int = 64, *, seed: int | No
 
     G = load_dcgan_generator(checkpoint, device)
     D = load_dcgan_discriminator(checkpoint, device) if drawn > n else None
+    _check_memory(n, drawn, G.channels, G.image_size, grid, nrow, memory_limit)
     seed = seed if seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
     if interpolate:
         end_seed = end_seed if end_seed is not None else seed + 1
-        images = sample_latents(G, interpolate_latents(G.nz, seed, end_seed, n), device)
+        batches = walk_batches(G, seed, end_seed, n, device)
         what = f"a {n}-step walk from seed {seed} to seed {end_seed}"
     else:
-        images = sample(G, n, seed, device, discriminator=D, oversample=oversample)
+        batches = sample_batches(G, n, seed, device, discriminator=D, oversample=oversample)
         what = f"{n} samples with seed {seed}"
         if D is not None:
             what += f" (the {n} of {drawn} the discriminator rates most real)"
 
     with writing(output):   # a file in the way, or a folder that refuses files: one line
         output.mkdir(parents=True, exist_ok=True)
+    names = _file_names(n, grid, interpolate)
     if grid:
-        atomic_write_bytes(output / names[0], png_bytes(image_grid(images, nrow=nrow)))
+        where = output / next(names)
+        atomic_write_bytes(where, png_bytes(_grid_of_batches(batches, n, nrow)))
     else:
-        for name, image in zip(names, images):
+        where = output
+        for name, image in zip(names, (image for images in batches for image in images)):
             atomic_write_bytes(output / name, png_bytes(to_image(image)))
-    return SamplesWritten(output / names[0] if grid else output, seed, end_seed, drawn, what)
+    return SamplesWritten(where, seed, end_seed, drawn, what)
+
+
+def _check_memory(n: int, drawn: int, channels: int, side: int, grid: bool, nrow: int | None,
+                  limit: int | None) -> None:
+    """Refuse, before any sampling, what must be held whole and cannot fit."""
+    needed = sampling_memory(n, drawn, channels, side, grid, nrow)
+    limit = limit if limit is not None else available_memory()
+    if needed <= limit:
+        return
+    what = ("a grid of that many images" if grid else f"the best {n} of {drawn} candidates (--oversample)")
+    advice = "drop --grid (files are written batch by batch), or ask for fewer -n" if grid else \
+        "ask for fewer -n and run again with another --seed, or drop --oversample"
+    raise UserError(f"-n {n}: {what} needs about {format_bytes(needed)} of memory and {format_bytes(limit)} is "
+                    f"available; {advice}")

@@ -29,7 +29,6 @@ timed from the downscaled pass that starts every tiled translation.
 from __future__ import annotations
 
 import math
-import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from torch import Tensor, nn
 
 from cyclegan.progress import progress_bar
 from .data.images import to_rgb
-from .device import resolve_device
+from .device import available_memory, format_bytes, resolve_device
 from .errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
 from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
@@ -109,35 +108,6 @@ def tile_pass_seconds(seconds: float, reached: list[float], timed_pixels: int, t
     full = seconds * tiled_pixels / max(1, timed_pixels)
     share = sum(min(t / seconds, 1.0) for t in reached) if seconds > 0 else len(reached)
     return {"fast": 2 * full, "exact": full * (1 + share)}
-
-
-def available_memory() -> int:
-    """Bytes of memory the system can give this process now: Linux's MemAvailable (else the free
-    pages), and no more than the container's limit (cgroup v2) leaves."""
-    free = None
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    free = int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    if free is None:
-        try:
-            free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-        except (ValueError, OSError, AttributeError):
-            free = 2 ** 62      # unknown: refuse nothing
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit != "max":
-            free = min(free, int(limit) - int(Path("/sys/fs/cgroup/memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
-    return max(0, free)
-
-
-def _bytes(n: float) -> str:
-    return f"{n / 2 ** 30:.1f} GiB" if n >= 2 ** 30 else f"{n / 2 ** 20:.0f} MiB"
 
 
 def _duration(seconds: float) -> str:
@@ -408,8 +378,8 @@ class Translator:
         fits = self._largest_short_side(out_w, out_h, limit)
         advice = (f"translate it smaller, with --size {fits} or less" if fits else
                   "free some memory first (it does not fit even at the smallest size)")
-        return (f"translating {out_w} x {out_h} pixels needs about {_bytes(needed)} of memory and "
-                f"{_bytes(limit)} is available: {advice}")
+        return (f"translating {out_w} x {out_h} pixels needs about {format_bytes(needed)} of memory and "
+                f"{format_bytes(limit)} is available: {advice}")
 
     def _memory_at(self, width: int, height: int) -> int:
         """Bytes to translate an image of exactly this size: its whole-image buffers, and the

@@ -406,3 +406,60 @@ def test_short_training_on_digits_beats_the_untrained_generator(tmp_path):
     assert after.confident >= before.confident + 0.1, (before, after)
     assert after.classes_present >= before.classes_present + 3, (before, after)
     assert after.frechet < 0.5 * before.frechet, (before, after)
+
+
+# -- any -n: batches, and a refusal for what must be held whole ----------------------------------
+
+def test_latents_drawn_in_chunks_are_the_one_stream():
+    from cyclegan.sample import latent_batches, latents
+    for nz in (1, 3, 100):
+        for n in (1, 5, 16, 17, 33, 100, 257):
+            for chunk in (16, 32):
+                assert torch.equal(torch.cat(list(latent_batches(nz, n, 7, chunk))), latents(nz, n, 7)), (nz, n, chunk)
+
+
+def test_batched_sampling_gives_the_very_images_of_sample(monkeypatch):
+    import cyclegan.sample as sampling
+    monkeypatch.setattr(sampling, "LATENT_CHUNK", 256)      # 600 images: chunks of 256 and 344
+    torch.manual_seed(0)
+    G = DCGANGenerator(16, 8, 3, 32).eval()
+    batches = list(sampling.sample_batches(G, 600, seed=3))
+    assert len(batches) == 2 and torch.equal(torch.cat(batches), sample(G, 600, seed=3))
+    kept = list(sampling.sample_batches(G, 200, seed=3, discriminator=Brightness(), oversample=3))
+    assert torch.equal(torch.cat(kept), sample(G, 200, seed=3, discriminator=Brightness(), oversample=3))
+    walk = torch.cat(list(sampling.walk_batches(G, 1, 2, 300)))
+    assert torch.equal(walk, sampling.sample_latents(G, sampling.interpolate_latents(16, 1, 2, 300)))
+
+
+def test_files_are_written_batch_by_batch_and_existing_ones_found_by_one_look(dcgan_run, tmp_path, monkeypatch):
+    import cyclegan.sample as sampling
+    monkeypatch.setattr(sampling, "LATENT_CHUNK", 16)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sample_0001.png").write_bytes(b"another numbering")     # not one of -n 40's names
+    done = sampling.write_samples(dcgan_run, out, 40, seed=2)
+    expected = sample(load_dcgan_generator(dcgan_run), 40, seed=2)
+    for i in (0, 17, 39):
+        assert np.array_equal(np.asarray(to_pil(expected[i])), pixels(out / f"sample_{i:03d}.png"))
+    assert done.where == out and len(list(out.iterdir())) == 41
+    assert sampling.existing_files(out, 50, grid=False, interpolate=False)[:2] == ["sample_000.png", "sample_001.png"]
+    assert sampling.existing_files(out, 10000, grid=False, interpolate=False) == ["sample_0001.png"]   # 4 digits
+
+
+@pytest.mark.parametrize("extra, phrase", [
+    (["-n", str(10 ** 12), "--grid"], "a grid of that many images needs about"),
+    (["-n", str(10 ** 9), "--oversample", "2"], "the best 1000000000 of 2000000000 candidates (--oversample)"),
+])
+def test_what_cannot_fit_in_memory_is_refused_in_one_line(dcgan_run, tmp_path, capsys, extra, phrase):
+    code, _, err = call(sample_main, ["--checkpoint", dcgan_run, "--output", tmp_path / "o", *extra], capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and phrase in lines[0] and "is available" in lines[0], err
+    assert not (tmp_path / "o").exists()
+
+
+def test_the_memory_limit_is_an_argument(dcgan_run, tmp_path):
+    from cyclegan.sample import write_samples
+    with pytest.raises(UserError, match=r"-n 64: a grid of that many images needs about 0 MiB of memory and 0 MiB"):
+        write_samples(dcgan_run, tmp_path / "o", 64, grid=True, memory_limit=1000)
+    write_samples(dcgan_run, tmp_path / "o", 64, memory_limit=1000)     # files: nothing held whole
+    assert len(list((tmp_path / "o").iterdir())) == 64

@@ -13,11 +13,11 @@ guard errs on the side of warning).
 from __future__ import annotations
 
 import copy
-import os
 
 import torch
 from torch import nn
 
+from ..device import available_memory
 from ..errors import UserError
 
 ACTIVATION_OVERHEAD = 1.0
@@ -57,17 +57,7 @@ def available_bytes(device: torch.device) -> int | None:
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
         return int(free)
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return available_memory()
 
 
 def check_step_fits(nets: dict[str, nn.Module], passes: dict[str, int], channels: int, size: int, batch: int,
