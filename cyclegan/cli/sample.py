@@ -5,7 +5,8 @@
     cyclegan-sample --checkpoint RUN -n 16 --output DIR --interpolate --seed 3 --end-seed 9
     cyclegan-sample --checkpoint RUN -n 64 --output DIR --oversample 2     # the 64 of 128 D rates most real
 
-Existing files are never replaced unless ``--overwrite`` is given.
+Existing files are never replaced unless ``--overwrite`` is given. Images are written batch by
+batch, so any -n runs in the same memory; a --grid or --oversample that cannot fit is refused first.
 """
 from __future__ import annotations
 

@@ -5,8 +5,10 @@
     cyclegan-translate big.tif --checkpoint latest_net_G.pth  a reference pretrained generator
 
 Outputs go to ``results/<run>/`` (or ``--output``) under the input's name; an existing file is
-never replaced without ``--overwrite``. Unreadable inputs, and images below the network's
-minimum size, are reported by name and skipped; the exit code is 2 when any input failed.
+never replaced without ``--overwrite``, and a second run into an ``--output`` another run is
+writing is refused. Unreadable inputs, images below the network's minimum size and images too
+large for the memory available are reported by name and skipped; the exit code is 2 when any
+input failed.
 
 The reference's ``test.py`` form works too (``cyclegan.reference_test``), with its results layout:
 
