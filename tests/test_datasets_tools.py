@@ -305,25 +305,42 @@ def test_a_record_from_an_older_version_gives_way_to_a_complete_zip(tmp_path, ca
     assert json.loads(records.read_text())["mini"]["size"] == len(payload)
 
 
-def _serve_without_length(body: bytes):
+class _ServerWithoutLength:
     """A raw HTTP/1.0 server on 127.0.0.1: no Content-Length, the connection closes after ``body``."""
-    import socket
-    import threading
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4)
 
-    def serve():
+    def __init__(self, body: bytes):
+        import socket
+        import threading
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(4)
+        self.body = body
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
         while True:
             try:
-                conn, _ = listener.accept()
+                conn, _ = self.listener.accept()
             except OSError:
                 return
             with conn:
                 conn.recv(65536)
-                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/zip\r\n\r\n" + body)
-    threading.Thread(target=serve, daemon=True).start()
-    return listener, f"http://127.0.0.1:{listener.getsockname()[1]}"
+                conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/zip\r\n\r\n" + self.body)
+
+    def close(self):
+        import socket
+        try:   # only shutdown() wakes a thread blocked in accept(); close() alone leaves it there
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(5)
+
+
+def _serve_without_length(body: bytes):
+    server = _ServerWithoutLength(body)
+    return server, f"http://127.0.0.1:{server.listener.getsockname()[1]}"
 
 
 def test_catalog_size_and_checksum_catch_a_cut_transfer_without_content_length(tmp_path, capsys, monkeypatch):

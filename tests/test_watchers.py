@@ -21,6 +21,16 @@ BATCHES = 4            # per epoch
 NAMES = ("real_A", "fake_B", "rec_A", "real_B", "fake_A", "rec_B")
 
 
+@pytest.fixture(scope="module", autouse=True)
+def wandb_service_stopped():
+    """wandb keeps one service process per Python process for every run it logs; the runs here are
+    finished, and the service is stopped with the module so the suite leaves nothing behind."""
+    yield
+    wandb = sys.modules.get("wandb")
+    if wandb is not None:
+        wandb.teardown()
+
+
 def config() -> Config:
     cfg = Config()
     cfg.train.name = "horse2zebra"
