@@ -254,7 +254,8 @@ def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, d
                 events.announce(StepEnded(position(), last, lr, model.current_visuals))
                 if progress.step % t.print_freq == 0:
                     _log_line(log, progress, n_batches, lr, start_time)
-                    bar.set_postfix({k: f"{v:.3f}" for k, v in last.items()}, refresh=False)
+                    shown = {"step": progress.step} if schedule.unit == "s" else {}   # a --time bar counts seconds
+                    bar.set_postfix({**shown, **{k: f"{v:.3f}" for k, v in last.items()}}, refresh=False)
                 if stop:
                     interrupted = True
                     break
