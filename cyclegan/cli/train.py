@@ -52,6 +52,15 @@ def yes_no(value: str) -> bool:
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Train a CycleGAN on two unpaired image domains "
                "(with no domain options: the built-in offline demo).")
+    # One function per section, in the order --help shows them.
+    for add_section in (_data_options, _model_options, _training_options, _cut_options, _output_options,
+                        _dashboard_options, _demo_options):
+        add_section(p)
+    return p
+
+
+def _data_options(p: Parser) -> None:
+    """Where the images come from and how they are loaded."""
     data = p.add_argument_group("data")
     add_option(data, "--domainA", help="domain A: a name under --datasets-dir, or a folder")
     add_option(data, "--domainB", help="domain B: a name under --datasets-dir, or a folder")
@@ -71,6 +80,9 @@ def build_parser() -> Parser:
     add_option(data, "--max_dataset_size", type=int, help="use at most this many images per domain (first by name)")
     add_option(data, "--dataset_mode", help="the reference's; unaligned only (the CycleGAN dataset)")
 
+
+def _model_options(p: Parser) -> None:
+    """Which model, and its networks (the generator and discriminator; DCGAN's latent and image size)."""
     model = p.add_argument_group("model")
     add_option(model, "--model", choices=model_names(),
                help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
@@ -102,6 +114,9 @@ def build_parser() -> Parser:
     add_option(model, "--no_dropout", action="store_false", dest="use_dropout",
                help="no dropout (the default; accepted for the reference's spelling)")
 
+
+def _training_options(p: Parser) -> None:
+    """Losses, optimiser, schedule, precision."""
     train = p.add_argument_group("training")
     add_option(train, "--gan_mode", choices=["lsgan", "vanilla", "wgangp"], help="adversarial loss (default lsgan)")
     add_option(train, "--lambda_A", type=float, help="cycle loss weight A->B->A (default 10)")
@@ -148,6 +163,9 @@ def build_parser() -> Parser:
                help="run a few steps end to end and stop (a smoke test)")
     add_option(train, "--eval_freq", type=int, help="iterations between KID evaluations on the test split (0 = off)")
 
+
+def _cut_options(p: Parser) -> None:
+    """CUT and FastCUT's own options, spelled as in the public CUT code."""
     cut = p.add_argument_group("CUT and FastCUT (--model cut | fastcut; the public code's options, docs/CUT.md)")
     add_option(cut, "--CUT_mode", help="CUT or FastCUT: with --model cut, the same as --model cut | fastcut")
     add_option(cut, "--lambda_GAN", type=float, help="adversarial loss weight (default 1)")
@@ -168,6 +186,9 @@ def build_parser() -> Parser:
     add_option(cut, "--no_antialias_up", action="store_true", default=None,
                help="transposed convs instead of anti-aliased upsampling in G")
 
+
+def _output_options(p: Parser) -> None:
+    """The run folder: its name, what is saved and how often."""
     out = p.add_argument_group("checkpoints and output")
     add_option(out, "--name", help="run name (default <domainA>2<domainB>)")
     add_option(out, "--checkpoints_dir", help="where runs are saved (default ./checkpoints)")
@@ -186,6 +207,9 @@ def build_parser() -> Parser:
     add_option(out, "--verbose", action="store_true", default=None, help="print the networks and their sizes")
     add_option(out, "--no-progress", action="store_false", dest="progress", default=None, help="no progress bar")
 
+
+def _dashboard_options(p: Parser) -> None:
+    """What watches the run: visdom, TensorBoard, Weights & Biases, the HTML report."""
     watch = p.add_argument_group("dashboard and report")
     add_option(watch, "--display", choices=list(DISPLAY_CHOICES),
                help="live dashboard (default auto: visdom when a server answers; tensorboard: event files "
@@ -203,10 +227,12 @@ def build_parser() -> Parser:
                help="also log to Weights & Biases (needs the [wandb] extra; WANDB_MODE=offline works offline)")
     add_option(watch, "--wandb_project_name", help="Weights & Biases project (default CycleGAN-and-pix2pix)")
 
+
+def _demo_options(p: Parser) -> None:
+    """The offline demo."""
     demo = p.add_argument_group("demo")
     add_option(demo, "--demo", action="store_true", default=None,
                help="build the offline demo domains and train on them (the default with no domain options)")
-    return p
 
 
 @record  # under torchrun: a failing rank's error is reported by name instead of a bare exit code
