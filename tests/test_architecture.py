@@ -1,5 +1,6 @@
-"""The package's import rules, read from the source (imports inside functions count), and
-README's Python examples, run as written. See docs/ARCHITECTURE.md for the layers."""
+"""The package's import rules, read from the source (imports inside functions count), README's
+Python examples, run as written, and the documentation's links (README short, every docs/ link
+resolving). See docs/ARCHITECTURE.md for the layers."""
 from __future__ import annotations
 
 import ast
@@ -112,6 +113,60 @@ def test_the_rules_catch_a_violation(tmp_path):
     source = tmp_path / "x.py"
     source.write_text("def f():\n    from ..train import y\n")
     assert imported_modules("cyclegan.nets.x", source, known) == {"cyclegan.train.y"}
+
+
+README_MAX_LINES = 300
+
+
+def markdown_pages() -> list[Path]:
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def without_code_blocks(text: str) -> str:
+    return re.sub(r"^```.*?^```", "", text, flags=re.S | re.M)
+
+
+def github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def anchors(page: Path) -> set[str]:
+    return {github_anchor(h) for h in re.findall(r"^#+ (.+)$", without_code_blocks(page.read_text()), flags=re.M)}
+
+
+def test_readme_is_short_and_the_docs_hold_the_rest():
+    lines = (ROOT / "README.md").read_text().splitlines()
+    assert len(lines) <= README_MAX_LINES, f"README.md has {len(lines)} lines; move detail into docs/"
+
+
+@pytest.mark.parametrize("page", markdown_pages(), ids=lambda p: p.name)
+def test_relative_links_resolve(page):
+    """Every relative link (and anchor) of README and docs/*.md points at a file (and heading) that
+    exists, and every path written as docs/... names a file of the repository."""
+    text = without_code_blocks(page.read_text())
+    broken = []
+    for target in re.findall(r"!?\[[^\]]*\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):  # http:, https:, mailto:
+            continue
+        path, _, anchor = target.partition("#")
+        resolved = (page.parent / path).resolve() if path else page
+        if not resolved.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and resolved.suffix == ".md" and anchor not in anchors(resolved):
+            broken.append(f"{target}: no heading with that anchor in {resolved.name}")
+    for mention in re.findall(r"(?<![\w/.])docs/[\w./-]*\w", page.read_text()):
+        if not (ROOT / mention).exists():
+            broken.append(f"{mention}: no such file")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_link_checker_sees_a_broken_link(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("# A heading\n[ok](#a-heading) [gone](missing.md) [bad anchor](#nowhere)\n")
+    with pytest.raises(AssertionError, match="missing.md.*\n.*#nowhere"):
+        test_relative_links_resolve(page)
+    assert github_anchor("Recipes: `--recipe fast|paper`") == "recipes---recipe-fastpaper"
 
 
 def readme_python_blocks() -> list[str]:
