@@ -32,9 +32,9 @@ from .nets import create_generator
 from .precision import Precision, describe_precision, resolve_precision
 from .train.cut_step import CUT
 from .train.cyclegan_step import CycleGAN
-from .train.registry import with_model_defaults
+from .models import CARDS, DEFAULT_MODEL, with_model_defaults
 
-MODELS = ("cyclegan", "cut", "fastcut")
+MODELS = tuple(name for name, card in CARDS.items() if card.translates)   # the translators' steps are timed
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Row:
     flops: float         # per iteration / batch
     peak_rss_mb: float
     cuda_peak_mb: float
-    model: str = "cyclegan"
+    model: str = DEFAULT_MODEL
 
 
 def measure_peak_flops(precision: Precision, device: torch.device, n: int = 4096, repeats: int = 5) -> float:
@@ -103,10 +103,10 @@ def _model_config(model_name: str, netG: str, ngf: int, ndf: int, precision: str
 
 
 def _train_row(path: str, size: int, batch: int, netG: str, ngf: int, ndf: int, device_name: str,
-               steps: int, warmup: int, compile_: bool, model_name: str = "cyclegan",
+               steps: int, warmup: int, compile_: bool, model_name: str = DEFAULT_MODEL,
                fast_precision: str = "auto") -> Row:
     device = resolve_device(device_name)
-    if model_name != "cyclegan":
+    if model_name != DEFAULT_MODEL:   # CUT and FastCUT: one generator, its own optimisers
         cfg = _model_config(model_name, netG, ngf, ndf, "fp32" if path == "eager-fp32" else fast_precision)
         model = CUT(cfg, device)
         if path == "eager-fp32":  # stock Adam, as the public code builds it

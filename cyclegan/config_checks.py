@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .errors import UserError
+from .models import model_card
 
 MAX_IMAGE_SIDE = 8192          # px: one 8192^2 image already needs tens of GB of activations in a 64-wide generator
 MAX_WIDTH = 1024               # channels of the first layer (the paper uses 64)
@@ -205,7 +206,7 @@ def smallest_patchgan_side(n_layers: int) -> int:
 
 def _check_sizes(cfg: Config) -> None:
     m, d = cfg.model, cfg.data
-    if m.model == "dcgan":  # its own networks: 32, 64 or 128 pixels, 1 or 3 channels
+    if not model_card(m.model).translates:  # the DCGAN's own networks: 32, 64 or 128 pixels, 1 or 3 channels
         if m.image_size not in (32, 64, 128):
             raise UserError(f"--image_size {m.image_size}: the DCGAN takes 32, 64 or 128")
         if m.channels not in (1, 3):

@@ -21,10 +21,11 @@ from .errors import UserError
 from .nets.spec import GeneratorSpec, infer_generator_spec
 from .runfolder import RunFolder, check_tag, find_latest_run, parse_weights_name
 
-DIRECTIONS = ("AtoB", "BtoA")
-GENERATOR_NETS = ("G_A", "G_B", "G")        # CycleGAN's two, and a bare reference-style file's one
-# Runs of these models translate A -> B only, with G (train/registry.py declares {"AtoB": "G"}).
-ONE_SIDED_MODELS = ("cut", "fastcut")
+from .models import DEFAULT_MODEL, DIRECTIONS, ModelCard, generator_nets, model_card
+
+# A weights file named by a network of the two-sided default model (latest_net_G_A.pth) says its
+# direction; a bare reference-style file (latest_net_G.pth) does not.
+_TWO_SIDED = model_card(DEFAULT_MODEL)
 
 
 @dataclass(frozen=True)
@@ -37,8 +38,12 @@ class GeneratorSource:
 
 
 def network_of(direction: str) -> str:
-    """G_A translates A to B; G_B translates B to A."""
-    return "G_A" if direction == "AtoB" else "G_B"
+    """The two-sided model's generator of a direction (G_A translates A to B; G_B, B to A)."""
+    return _TWO_SIDED.generator_for(direction)
+
+
+def _direction_of(network: str) -> str | None:
+    return next((d for d, net in _TWO_SIDED.directions.items() if net == network), None)
 
 
 def resolve_generator(checkpoint: Path | str | RunFolder | None = None, direction: str | None = None,
@@ -67,7 +72,7 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
         run = RunFolder(path)
         config_run = run if run.has_config() else None
         net = network_of(direction or "AtoB")
-        candidates = [run.weights(net, tag), run.weights("G", tag)]
+        candidates = [run.weights(net, tag), run.weights(_ONE_GENERATOR, tag)]
         file_path = next((c for c in candidates if c.is_file()), None)
         if file_path is None:
             raise UserError(f"--checkpoint {path}: no {candidates[0].name} (or {candidates[1].name}) in it; "
@@ -78,18 +83,18 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
         file_path = path
         parsed = parse_weights_name(path.name)
         network = parsed[1] if parsed else None
-        if network in ("G_A", "G_B"):
+        if _direction_of(network) is not None:
             file_net = network
             if RunFolder(path.parent).has_config():
                 config_run = RunFolder(path.parent)
-        elif network == "G" and _one_sided(RunFolder(path.parent)):
+        elif network == _ONE_GENERATOR and _one_sided(RunFolder(path.parent)):
             config_run = RunFolder(path.parent)
-        run_name = path.resolve().parent.name if network in GENERATOR_NETS else path.stem
+        run_name = path.resolve().parent.name if network in generator_nets() else path.stem
 
     if file_net is not None:
-        file_direction = "AtoB" if file_net == "G_A" else "BtoA"
+        file_direction = _direction_of(file_net)
         if direction is not None and direction != file_direction:
-            other = "G_B" if file_net == "G_A" else "G_A"
+            other = network_of(direction)
             raise UserError(f"--checkpoint {file_path.name} is generator {file_net} ({file_direction}), "
                             f"not {direction}; give the {other} file or drop --direction")
         direction = file_direction
@@ -97,13 +102,14 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
 
     if config_run is not None:
         cfg = config_run.read_config()
-        one_sided = cfg.model.model in ONE_SIDED_MODELS
-        if one_sided and direction == "BtoA":
-            raise UserError(f"{config_run.path} is a --model {cfg.model.model} run: it translates A -> B only "
-                            "(one generator); drop --direction BtoA")
-        if cfg.model.model != "cyclegan" and not one_sided:
+        card = _card_or_none(cfg.model.model)
+        if card is None or not card.translates:
             raise UserError(f"{config_run.path} is a --model {cfg.model.model} run, not a translator; "
-                            "use cyclegan-sample for DCGAN runs")
+                            "use cyclegan-sample for runs that draw from noise")
+        one_sided = card.one_sided
+        if direction not in card.directions:
+            raise UserError(f"{config_run.path} is a --model {card.name} run: it translates A -> B only "
+                            "(one generator); drop --direction BtoA")
         m = cfg.model
         in_nc, out_nc = (m.input_nc, m.output_nc) if direction == "AtoB" else (m.output_nc, m.input_nc)
         spec, origin = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc,
@@ -116,8 +122,19 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
     return GeneratorSource(file_path, run_name, direction, replace(spec, **overrides), origin)
 
 
+_ONE_GENERATOR = "G"   # a one-sided run's generator, and the reference's bare latest_net_G.pth
+
+
+def _card_or_none(name: str) -> ModelCard | None:
+    try:
+        return model_card(name)
+    except UserError:   # a model a newer version knows
+        return None
+
+
 def _one_sided(run: RunFolder) -> bool:
-    return run.has_config() and run.read_config().model.model in ONE_SIDED_MODELS
+    card = _card_or_none(run.read_config().model.model) if run.has_config() else None
+    return card is not None and card.one_sided
 
 
 def run_directions(run: Path | str | RunFolder) -> tuple[str, ...]:
@@ -127,7 +144,7 @@ def run_directions(run: Path | str | RunFolder) -> tuple[str, ...]:
 
 
 def _available_tags(run: RunFolder) -> str:
-    tags = sorted({tag for tag, net, _ in run.weight_files() if net in GENERATOR_NETS},
+    tags = sorted({tag for tag, net, _ in run.weight_files() if net in generator_nets()},
                   key=lambda t: (t != "latest", int(t) if t.isdigit() else 0))
     return f"available --epoch values: {', '.join(tags)}" if tags else "it holds no generator files"
 

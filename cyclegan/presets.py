@@ -18,7 +18,7 @@ from .errors import UserError
 from .reference_options import apply_suffix, translate_reference_options
 from .runfolder import RunFolder
 from .train.loop import run_name
-from .train.registry import resolve_model
+from .models import CARDS, DEFAULT_MODEL, ModelCard, resolve_model
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
 # minutes on a laptop CPU; any of these can still be overridden on the command line.
@@ -91,34 +91,27 @@ def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> Trai
 
 
 def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
-    entry = resolve_model(given)   # --model (--CUT_mode), and no option of another model
-    given["model"] = entry.name
-    is_dcgan = entry.name == "dcgan"
+    card = resolve_model(given)   # --model (--CUT_mode), and no option of another model
+    given["model"] = card.name
     has_domains = bool(given.get("domainA") or given.get("domainB") or given.get("dataroot"))
-    is_demo = entry.name == "cyclegan" and (bool(given.get("demo")) or not has_domains)
-    if not is_dcgan and given.get("d_augment", "none") != "none":
-        raise UserError("--d_augment is a --model dcgan option (CycleGAN trains without it)")
-    if entry.name != "cyclegan" and given.get("cycle_warmup"):
-        raise UserError(f"--cycle_warmup is a --model cyclegan option (--model {entry.name} has no cycle loss)")
-    if not is_dcgan and given.get("r1_gamma"):
-        raise UserError("--r1_gamma is a --model dcgan option (CycleGAN trains without it)")
+    is_demo = card.name == DEFAULT_MODEL and (bool(given.get("demo")) or not has_domains)
     if "r1_gamma" in given and not given["r1_gamma"] >= 0:
         raise UserError(f"--r1_gamma {given['r1_gamma']:g}: must be 0 (off) or positive")
-    resumed = _resumed_run(given, entry, is_demo)
-    recipe = _choose_recipe(given, entry, is_demo, resumed)
+    resumed = _resumed_run(given, card, is_demo)
+    recipe = _choose_recipe(given, card, is_demo, resumed)
     # Resuming, an architecture option not given is the run's own (not the default): the same
     # command plus --continue_train works, and so does one that leaves out --ngf 8.
     own = _architecture_of(resumed) if resumed is not None else {}
-    if is_dcgan:
+    if not card.translates:   # it learns one domain from noise
         if given.get("demo"):
-            raise UserError("--demo trains a CycleGAN; for --model dcgan name the domain with --domainA")
+            raise UserError(f"--demo trains a {DEFAULT_MODEL}; for --model {card.name} name the domain with --domainA")
         if given.get("domainB"):
-            raise UserError("--model dcgan learns one domain from noise: give --domainA only, drop --domainB")
+            raise UserError(f"--model {card.name} learns one domain from noise: give --domainA only, drop --domainB")
         if not (given.get("domainA") or given.get("dataroot")):
-            raise UserError("--model dcgan needs the domain to learn: --domainA NAME (or a folder)")
-        return TrainPlan(config_from_options(given, {**entry.defaults, **own}))
+            raise UserError(f"--model {card.name} needs the domain to learn: --domainA NAME (or a folder)")
+        return TrainPlan(config_from_options(given, {**card.defaults, **own}))
     if not is_demo:
-        return TrainPlan(config_from_options(given, {**entry.defaults, **recipe_settings(recipe), **own}))
+        return TrainPlan(config_from_options(given, {**card.defaults, **recipe_settings(recipe), **own}))
     if has_domains:
         raise UserError("--demo builds its own domains; drop --domainA/--domainB/--dataroot")
     domain_A, domain_B = build_demo_domains(datasets_root(given.get("datasets_dir")))
@@ -135,14 +128,14 @@ def _plan(given: dict[str, Any], prog: str) -> TrainPlan:
     return TrainPlan(cfg, demo=True)
 
 
-def _resumed_run(given: dict[str, Any], entry, is_demo: bool):
+def _resumed_run(given: dict[str, Any], card: ModelCard, is_demo: bool):
     """The settings of the run --continue_train resumes, when it is a run of the same model (another
     model's settings are no default: resuming with another --model is refused, by name, later)."""
     if not given.get("continue_train") or is_demo:
         return None
     run = RunFolder.under(given.get("checkpoints_dir", "checkpoints"), run_name(config_from_options(given)))
     saved = run.read_config() if run.has_config() else None
-    return saved if saved is not None and saved.model.model in (entry.name, *entry.aliases) else None
+    return saved if saved is not None and saved.model.model in (card.name, *card.aliases) else None
 
 
 def _architecture_of(saved) -> dict[str, Any]:
@@ -152,15 +145,17 @@ def _architecture_of(saved) -> dict[str, Any]:
     return own
 
 
-def _choose_recipe(given: dict[str, Any], entry, is_demo: bool, resumed) -> str:
-    """--recipe, else the resumed run's, else fast with --time or for the demo, else paper."""
+def _choose_recipe(given: dict[str, Any], card: ModelCard, is_demo: bool, resumed) -> str:
+    """--recipe, else the resumed run's, else fast with --time or for the demo (models that have
+    it), else paper."""
     recipe = given.get("recipe")
     if recipe is None and resumed is not None:
         recipe = resumed.train.recipe
     if recipe is None:
         wants_fast = is_demo or given.get("time_budget") is not None
-        recipe = "fast" if wants_fast and entry.name == "cyclegan" else "paper"
-    if recipe != "paper" and entry.name != "cyclegan":
-        raise UserError(f"--recipe {recipe} is a recipe for --model cyclegan; give --recipe paper "
-                        f"(or leave it out) for --model {entry.name}")
+        recipe = "fast" if wants_fast and "fast" in card.recipes else "paper"
+    if recipe not in card.recipes:
+        owners = "/".join(other.name for other in CARDS.values() if recipe in other.recipes) or "no model"
+        raise UserError(f"--recipe {recipe} is a recipe for --model {owners}; give "
+                        f"{' or '.join(f'--recipe {r}' for r in card.recipes)} (or leave it out) for --model {card.name}")
     return recipe

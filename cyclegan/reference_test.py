@@ -44,6 +44,7 @@ from .device import resolve_device
 from .errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
 from .images import centre_crop, encode, to_image, to_tensor
+from .models import DEFAULT_MODEL, model_card
 from .runfolder import RunFolder
 from .translate import Translator
 from .translate_files import refuse_input_overwrite
@@ -244,7 +245,9 @@ def run_reference_test(opts: ReferenceTest, log: Callable[[str], None] | None = 
     else:
         sides = ("A", "B") if opts.direction == "AtoB" else ("B", "A")   # BtoA: real_A comes from <phase>B
         inputs = [_image_folder(root / f"{opts.phase}{side}", "--dataroot")[:cap] for side in sides]
-        networks = {"G_A": _load(opts, "G_A", device)[0], "G_B": _load(opts, "G_B", device)[0]}
+        # the reference's CycleGAN test: both generators, keyed by the direction each translates
+        networks = {direction: _load(opts, net, device)[0]
+                    for direction, net in model_card(DEFAULT_MODEL).directions.items()}
         count = max(len(paths) for paths in inputs)
     count = min(count, opts.num_test)
 
@@ -328,7 +331,7 @@ def _visuals(model: str, networks: dict[str, Translator], sources: list[Path], o
         G = networks["G"]
         real = _read(sources[0], opts, G.input_nc, G)
         return {"real": real, "fake": G.translate_tensor(real)}
-    G_A, G_B = networks["G_A"], networks["G_B"]
+    G_A, G_B = networks["AtoB"], networks["BtoA"]
     real_A = _read(sources[0], opts, G_A.input_nc, G_A)
     real_B = _read(sources[1], opts, G_B.input_nc, G_B)
     fake_B = G_A.translate_tensor(real_A)

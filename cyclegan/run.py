@@ -52,7 +52,7 @@ def default_watchers(cfg: Config, publish: Callable) -> list:
     t = cfg.train
     watchers = [DECLARED_WATCHERS[name]() for name in entry.watchers]
     if "AtoB" in entry.directions:   # is the generator translating, or handing its input back?
-        watchers.append(CollapseWatcher(publish, entry.directions, every=t.print_freq))
+        watchers.append(CollapseWatcher(publish, entry.directions, entry.judges, every=t.print_freq))
     if t.eval_freq > 0:
         watchers.append(KIDWatcher(t.eval_freq, publish, entry.directions))
     if not t.no_html:

@@ -36,6 +36,7 @@ from torch import nn
 from .checkpoint import atomic_torch_save, bare_state_dict, load_network, load_torch_file
 from .config import Config
 from .errors import UserError, WriteFailed, writing
+from .models import ModelCard, generator_nets, model_card
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "latest_state.pth"
@@ -169,9 +170,22 @@ class RunFolder:
     def has_state(self) -> bool:
         return self.state_file.is_file()
 
-    def is_run(self, generator: str = "G_A") -> bool:
-        """A folder training wrote: a config and weights of ``generator`` (G_A: a translator; G: DCGAN)."""
-        return self.has_config() and any(self.path.glob(f"*_net_{generator}.pth"))
+    def card(self) -> ModelCard | None:
+        """The card of the model this run trained (None: no config.json, or a model this version does not know)."""
+        if not self.has_config():
+            return None
+        try:
+            return model_card(self.read_config().model.model)
+        except UserError:
+            return None
+
+    def is_run(self, generator: str | None = None) -> bool:
+        """A folder training wrote: a config and weights of ``generator`` (default: the network that
+        makes the images in its model's card: the A -> B translator, or the DCGAN's generator)."""
+        if generator is None:
+            card = self.card()
+            generator = card.generator if card is not None else None
+        return self.has_config() and generator is not None and any(self.path.glob(f"*_net_{generator}.pth"))
 
     def written_by_training(self) -> bool:
         """Whether training wrote this folder: a training state, weights, or a config.json of ours
@@ -220,7 +234,7 @@ class RunFolder:
         return f"available: {listed}" if listed else "it holds no weights for that network"
 
     def last_written(self) -> float:
-        files = [self.config_file, *self.path.glob("*_net_G_[AB].pth"), *self.path.glob("*_net_G.pth")]
+        files = [self.config_file, *(path for _, net, path in self.weight_files() if net in generator_nets())]
         return max(p.stat().st_mtime for p in files if p.exists())
 
     # --- reading and writing ------------------------------------------------------------
@@ -410,11 +424,12 @@ def _check_setting_types(data: dict, path: Path) -> None:
                                 f"{_type_words(hints[key])}; fix it or start the run again")
 
 
-def find_latest_run(checkpoints_dir: Path | str = "checkpoints", generator: str = "G_A") -> RunFolder:
-    """The run folder under ``checkpoints_dir`` whose generator or config was written last."""
+def find_latest_run(checkpoints_dir: Path | str = "checkpoints", translators: bool = True) -> RunFolder:
+    """The run folder under ``checkpoints_dir`` whose generator or config was written last
+    (``translators``: only runs of models that translate)."""
     root = Path(checkpoints_dir)
     runs = [RunFolder(p) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
-    runs = [run for run in runs if run.is_run(generator)]
+    runs = [run for run in runs if run.is_run() and (not translators or run.card().translates)]
     if not runs:
         raise UserError(f"no training run found under {root}/ (a run folder has config.json and "
                         "latest_net_G_A.pth); pass --checkpoint RUN_FOLDER or a generator .pth file")

@@ -36,6 +36,7 @@ from .errors import UserError, writing
 from .images import gif_bytes as _gif_bytes
 from .images import png_bytes, to_image
 from .nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from .models import CARDS
 from .runfolder import RunFolder, parse_weights_name
 
 __all__ = ["load_dcgan_generator", "load_dcgan_discriminator", "latents", "slerp", "interpolate_latents",
@@ -63,9 +64,11 @@ def _dcgan_run(checkpoint, net: str) -> tuple[ModelConfig, RunFolder, str]:
     if not run.has_config():
         raise UserError(f"--checkpoint {checkpoint}: not a training run (no {run.config_file.name} in {run.path})")
     m = run.read_config().model
-    if m.model != "dcgan":
-        raise UserError(f"--checkpoint {checkpoint}: a {m.model} run; cyclegan-sample needs a "
-                        "--model dcgan run (translate CycleGAN runs with cyclegan-translate)")
+    card = run.card()
+    if card is None or card.translates:
+        raise UserError(f"--checkpoint {checkpoint}: a {m.model} run; cyclegan-sample needs a run of a model "
+                        f"that draws from noise ({', '.join(c.name for c in CARDS.values() if not c.translates)}); "
+                        "translate with cyclegan-translate")
     weights = path if path.is_file() and net == "G" else run.weights(net, tag)
     if not weights.is_file():
         role = "generator" if net == "G" else "discriminator"

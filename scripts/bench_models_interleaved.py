@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from cyclegan.eval.benchmark import BenchmarkSettings  # noqa: E402
 from cyclegan.train.known_answer import benchmark_config  # noqa: E402
-from cyclegan.train.registry import MODELS  # noqa: E402
+from cyclegan.train.registry import model_entry  # noqa: E402
 
 MODEL_NAMES = ("cyclegan", "cut", "fastcut")
 PAPER_BUDGETS = {"5 min": 187, "15 min": 561}   # the paper recipe's steps at 64x64 (docs/BENCHMARKS.md)
@@ -38,7 +38,7 @@ def time_models(size: int, rounds: int, ngf: int = 64) -> dict[str, float]:
         s = BenchmarkSettings(model=name, netG="resnet_9blocks", ngf=ngf, ndf=ngf, lr=2e-4, demo_size=size,
                               crop_size=size)
         cfg = benchmark_config(s, Path("A"), Path("B"), Path("runs"))
-        models[name] = MODELS[name].build(cfg, torch.device("cpu"), 0)
+        models[name] = model_entry(name).build(cfg, torch.device("cpu"), 0)
     a, b = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
     times: dict[str, list[float]] = {name: [] for name in models}
     for round_ in range(rounds + 1):

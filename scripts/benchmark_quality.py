@@ -142,9 +142,9 @@ def _run(args) -> int:
 
 def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
     """Seconds per training step of these settings, on random images of the benchmark's size."""
-    from cyclegan.train.registry import MODELS
+    from cyclegan.train.registry import model_entry
     cfg = benchmark_config(s, Path("A"), Path("B"), Path("runs"))
-    model = MODELS[s.model].build(cfg, torch.device(s.device), 0)
+    model = model_entry(s.model).build(cfg, torch.device(s.device), 0)
     shape = (s.batch_size, 3, s.crop_size, s.crop_size)
     a, b = torch.rand(shape) * 2 - 1, torch.rand(shape) * 2 - 1
     model.train_step(a, b)   # warm-up: first-call allocations and kernel choices

@@ -14,7 +14,7 @@ from cyclegan.cli.train import main as train_main
 from cyclegan.errors import UserError
 from cyclegan.eval.score import score_run
 from cyclegan.export import export_checkpoint
-from cyclegan.generators import ONE_SIDED_MODELS, resolve_generator
+from cyclegan.generators import resolve_generator
 from cyclegan.loss_log import read_log
 from cyclegan.losses import patch_nce_loss
 from cyclegan.nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features
@@ -22,7 +22,7 @@ from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.presets import plan_training
 from cyclegan.train import run_training
 from cyclegan.train.cut_step import CUT, build_generator as build_cut_generator
-from cyclegan.train.registry import MODELS
+from cyclegan.models import model_card
 from cyclegan.translate import Translator
 
 
@@ -168,8 +168,8 @@ def test_each_mode_starts_from_the_published_defaults(tmp_path):
         assert cfg.model.init_type == "xavier" and cfg.train.gan_mode == "lsgan"
         assert not cfg.model.no_antialias and not cfg.model.no_antialias_up
     assert plan_training({"model": "fastcut", "lambda_NCE": 3.0, "domainA": "a"}).config.train.lambda_NCE == 3.0
-    assert MODELS["cut"].directions == {"AtoB": "G"} and set(ONE_SIDED_MODELS) == \
-        {name for name, entry in MODELS.items() if entry.directions == {"AtoB": "G"}}
+    assert model_card("cut").directions == {"AtoB": "G"} and model_card("fastcut").one_sided
+    assert not model_card("cyclegan").one_sided and not model_card("dcgan").translates
 
 
 @pytest.mark.parametrize("given, message", [

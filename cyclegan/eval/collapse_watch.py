@@ -25,13 +25,14 @@ from ..events import Measured, RunEnded, RunStarted, StepEnded
 FAIR_SHARE = 0.25           # of the planned steps or of the --time budget
 STILL_IDENTITY = 3.0        # levels of 255: below this mean change, G hands its input back
 BATCH = 4                   # fixed images measured
-JUDGES = {"G_A": "D_A", "G": "D"}   # the A->B generator -> the discriminator that judges B
 
 
 class CollapseWatcher:
-    def __init__(self, publish, directions: dict, every: int = 100, out=None):
+    def __init__(self, publish, directions: dict, judges: dict, every: int = 100, out=None):
+        """``directions``/``judges``: the model card's (the A->B generator, the discriminator of its outputs)."""
         self.publish, self.every, self.out = publish, max(1, every), out
         self.generator_name = directions.get("AtoB")
+        self.judge_name = judges.get(self.generator_name, "")
         self.started: RunStarted | None = None
         self.start_time = 0.0
         self.fixed_A = self.fixed_B = None
@@ -58,7 +59,7 @@ class CollapseWatcher:
         networks = self.started.networks
         # the bare networks: a DDP wrapper would sync across ranks, and only rank 0 measures
         generator = unwrap(networks[self.generator_name])
-        judge = networks.get(JUDGES.get(self.generator_name, ""))
+        judge = networks.get(self.judge_name)
         judge = unwrap(judge) if judge is not None else None
         values = {"G_change": round(change_levels(generator, self.fixed_A), 3)}
         if judge is not None:

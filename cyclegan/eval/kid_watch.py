@@ -40,7 +40,7 @@ class KIDWatcher:
     def __init__(self, every: int, publish: Callable, directions: dict[str, str],
                  sample: int = EVAL_SAMPLE, features: str = "auto"):
         """``publish`` announces the ``Measured`` and ``CheckpointSaved`` events (the run's bus);
-        ``directions`` names the generator of each direction (``{"AtoB": "G_A", "BtoA": "G_B"}``)."""
+        ``directions`` names the generator of each direction (the model card's ``directions``)."""
         self.every = every
         self.publish = publish
         self.directions = directions

@@ -19,6 +19,7 @@ from ..checkpoint import atomic_write_bytes
 from ..config import Config
 from ..images import png_bytes
 from ..loss_log import read_log
+from ..models import card_of
 from ..runfolder import RunFolder
 from .svg_plot import line_chart
 from .visuals import grid_columns
@@ -57,7 +58,7 @@ def write_report(run_dir: Path) -> Path:
     """(Re)write ``web/index.html`` from what the run folder holds now."""
     run = RunFolder(run_dir)
     cfg = run.read_config() if run.has_config() else Config()
-    if cfg.model.model == "dcgan":
+    if not card_of(cfg).translates:   # a model that draws from noise: its fixed-noise grids
         copy_dcgan_samples(run.path)
     records = read_log(run.log_file)
     body = [f"<h1>{escape(run.path.name)}</h1>",

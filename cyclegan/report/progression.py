@@ -1,6 +1,6 @@
 """The training progression: the same few test images translated after every epoch, as an animation.
 
-Frames live in ``<run>/web/progression/epoch_NNN.png`` (inputs on the top row, G_A's
+Frames live in ``<run>/web/progression/epoch_NNN.png`` (inputs on the top row, the A -> B generator's
 translations below). A DCGAN run has its fixed-noise grids in ``<run>/samples/epoch_NNN.png``
 instead, written by its own hook; both become ``web/progression.gif`` and, when an ffmpeg
 encoder is available (imageio-ffmpeg's bundled one or ``ffmpeg`` on PATH), ``progression.mp4``.
@@ -23,6 +23,7 @@ from ..data.domains import resolve_dataroot, resolve_domain
 from ..data.images import decode_or_skip, list_images
 from ..generators import load_generator
 from ..images import gif_bytes, png_bytes, resize_and_centre_crop, to_images, to_tensor
+from ..models import card_of
 from ..runfolder import RunFolder
 from ..translate import Translator
 
@@ -33,8 +34,9 @@ SECONDS_PER_FRAME = 0.5
 _EPOCH_FILE = re.compile(r"^epoch_(\d+)\.png$")
 
 
-def is_dcgan(cfg: Config) -> bool:
-    return cfg.model.model == "dcgan"
+def draws_from_noise(cfg: Config) -> bool:
+    """A run of a model that makes images from noise: its frames are fixed-noise samples, not translations."""
+    return not card_of(cfg).translates
 
 
 def progression_dir(run_dir: Path) -> Path:
@@ -96,7 +98,7 @@ def save_png(image: Image.Image, path: Path) -> None:
 def collect_frames(run_dir: Path, cfg: Config) -> list[tuple[int, Path]]:
     """(epoch, file) of every frame, oldest first: DCGAN samples or translated test images."""
     run = RunFolder(run_dir)
-    folder = run.samples_dir if is_dcgan(cfg) else run.progression_dir
+    folder = run.samples_dir if draws_from_noise(cfg) else run.progression_dir
     if not folder.is_dir():
         return []
     frames = []
@@ -170,13 +172,13 @@ def _labelled(image: Image.Image, text: str) -> Image.Image:
 
 
 def render_missing_frames(run_dir: Path, cfg: Config, device, progress=lambda items: items) -> int:
-    """Frames for the kept epoch checkpoints (``<N>_net_G_A.pth``) that have none yet; when there is
+    """Frames for the kept epoch checkpoints (``<N>_net_<A->B generator>.pth``) that have none yet; when there is
     no frame at all, one from the latest weights. Returns how many were rendered."""
-    if is_dcgan(cfg):
+    if draws_from_noise(cfg):
         return 0
-    run = RunFolder(run_dir)
-    todo = [(epoch, str(epoch)) for epoch in run.kept_epochs("G_A") if not run.progression_frame(epoch).exists()]
-    if not todo and not collect_frames(run.path, cfg) and run.weights("G_A").is_file():
+    run, generator = RunFolder(run_dir), card_of(cfg).generator
+    todo = [(epoch, str(epoch)) for epoch in run.kept_epochs(generator) if not run.progression_frame(epoch).exists()]
+    if not todo and not collect_frames(run.path, cfg) and run.weights(generator).is_file():
         saved = run.saved_progress()
         if saved.epoch is not None:
             todo = [(saved.epoch - 1 if saved.batch == 0 else saved.epoch, "latest")]

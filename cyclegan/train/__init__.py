@@ -4,7 +4,7 @@ Most callers want ``cyclegan.train`` (``from cyclegan import train``), which als
 report, dashboards and evaluation; ``run_training`` here is the bare loop.
 """
 from .loop import TrainResult, learning_rate, run_name, run_training
-from .registry import MODELS, ModelEntry, Supports, model_entry
+from .registry import ModelEntry, Supports, model_entry, register
 
-__all__ = ["run_training", "run_name", "TrainResult", "learning_rate", "MODELS", "ModelEntry", "Supports",
-           "model_entry"]
+__all__ = ["run_training", "run_name", "TrainResult", "learning_rate", "ModelEntry", "Supports", "model_entry",
+           "register"]

@@ -30,7 +30,8 @@ from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
 from ..translate import Translator
 from .loop import run_training
-from .registry import MODELS, with_model_defaults
+from ..models import CARDS, with_model_defaults
+from .registry import model_entry
 
 CHUNK_STEPS = 25
 
@@ -75,8 +76,8 @@ def score_known_answer(run_dir: Path, test_A: Path, truth_B: Path, output_dir: P
 
 def initial_generator(cfg: Config, device):
     """The A->B generator of a fresh model of ``cfg`` (the run's step 0: same seed, same init)."""
-    entry = MODELS[cfg.model.model]
-    return getattr(entry.build(cfg, device, 0), entry.directions["AtoB"])
+    entry = model_entry(cfg.model.model)
+    return getattr(entry.build(cfg, device, 0), entry.card.generator_for("AtoB"))
 
 
 def constant_share(model: str) -> float:
@@ -87,9 +88,10 @@ def constant_share(model: str) -> float:
 
 
 def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_dir: Path) -> Config:
-    if s.model not in MODELS or not MODELS[s.model].directions.get("AtoB"):
+    translators = [name for name, card in CARDS.items() if card.translates]
+    if s.model not in translators:
         raise UserError(f"--model {s.model}: the known-answer benchmark trains a translation model "
-                        f"({', '.join(n for n, e in MODELS.items() if e.directions.get('AtoB'))})")
+                        f"({', '.join(translators)})")
     cfg = with_model_defaults(Config(), s.model)   # the model's published settings
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
     cfg.train.ema, cfg.train.cycle_warmup = s.ema, s.cycle_warmup

@@ -16,7 +16,7 @@ from ..config import Config, ModelConfig
 from ..config_checks import option
 from ..errors import UserError
 from ..runfolder import RunFolder
-from .registry import model_entry
+from ..models import model_card
 
 # Model settings that only shape the first, random weights: a resumed run loads its own.
 INIT_ONLY = ("init_type", "init_gain")
@@ -49,15 +49,22 @@ def differences(saved: Config, given: Config) -> list[tuple[str, str, str]]:
         if old != new:
             found.append((option(f.name), str(old), str(new)))
     # The history pools hold fakes of the run's crop size (the DCGAN's size is its --image_size).
-    uses_crop = saved.data.preprocess != "none" and _model_name(saved.model.model) != "dcgan"
+    uses_crop = saved.data.preprocess != "none" and _translates(saved.model.model)
     if uses_crop and saved.data.crop_size != given.data.crop_size:
         found.append(("--crop_size", str(saved.data.crop_size), str(given.data.crop_size)))
     return found
 
 
+def _translates(name: str) -> bool:
+    try:
+        return model_card(name).translates
+    except UserError:   # a model a newer version knows
+        return True
+
+
 def _model_name(name: str) -> str:
     try:
-        return model_entry(name).name
+        return model_card(name).name
     except UserError:   # a model a newer version knows: compare it as spelled
         return name
 
