@@ -204,3 +204,23 @@ def tiny_readme_world(tmp_path_factory, photo_domains):
     for path in sorted((world / "datasets" / "forest" / "test").iterdir())[:2]:
         Image.open(path).convert("RGB").save(world / "photos" / f"{path.stem}.jpg")
     return world
+
+
+def test_only_the_cards_and_each_models_own_code_spell_model_or_network_names():
+    """Model knowledge lives in cyclegan/models.py (the cards), the training registry's builders and
+    each model's own step and networks; everything else reads cards."""
+    import ast
+    forbidden = {"G_A", "G_B", "D_A", "D_B", "dcgan", "cut", "fastcut"}
+    allowed = ("cyclegan/models.py", "cyclegan/train/registry.py", "cyclegan/nets/")
+    found = []
+    for path in sorted((ROOT / "cyclegan").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith(allowed) or path.name.endswith("_step.py"):
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        found += [f"{rel}:{node.lineno} {node.value!r}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and node.value in forbidden and id(node) not in docstrings]
+    assert not found, found
