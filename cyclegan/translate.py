@@ -284,7 +284,7 @@ class Translator:
 
     @classmethod
     def from_checkpoint(cls, path: Path | str | None = None, direction: str | None = None, epoch: str | int = "latest",
-                        device: torch.device | str = "auto", precision: str = "auto", *, netG: str | None = None,
+                        device: torch.device | str = "auto", precision: str = "fp32", *, netG: str | None = None,
                         norm: str | None = None, ngf: int | None = None, **options) -> "Translator":
         """Load a run folder, a generator file or (path None) the newest run under ./checkpoints."""
         source = resolve_generator(path, direction, str(epoch), netG=netG, norm=norm, ngf=ngf)

@@ -393,3 +393,11 @@ def test_a_long_tiled_translation_says_how_long_first(monkeypatch):
         assert len(lines) == 1 and lines[0].startswith(f"96 x 96 pixels in 16 tiles: about ")
         assert f"with --tile_stats {stats}" in lines[0] and ("--tile_stats fast takes about" in lines[0]) == hint
         assert torch.equal(first, translator(x))      # timing changes nothing in the result
+
+
+def test_translation_defaults_to_the_exact_fp32_output():
+    # bf16 changes up to ~9 of 255 levels against fp32: speed is asked for, never the default
+    from cyclegan.cli.translate import build_parser
+    import inspect
+    assert build_parser().parse_args(["x.jpg"]).precision == "fp32"
+    assert inspect.signature(Translator.from_checkpoint).parameters["precision"].default == "fp32"

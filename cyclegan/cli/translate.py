@@ -56,8 +56,9 @@ def build_parser() -> Parser:
                help="instance-norm statistics for tiled images: exact (matches untiled output, slower) "
                     "or fast (downscaled estimate, colours may drift)")
     add_option(p, "--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    add_option(p, "--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-               help="auto picks bf16/fp16 where the hardware runs it fast, else fp32 (default auto)")
+    add_option(p, "--precision", choices=["auto", "fp32", "bf16", "fp16"], default="fp32",
+               help="fp32 (default: the generator's exact output); auto picks bf16/fp16 where the hardware "
+                    "runs it fast, which is faster and changes pixels by a few levels of 255")
     add_option(p, "--batch_size", type=int, default=4, help="same-size images translated together (default 4)")
     add_option(p, "--side_by_side", action="store_true", help="write input and output next to each other")
     add_option(p, "--netG", help="architecture of a bare generator file (default: inferred from its keys)")
