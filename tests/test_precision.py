@@ -103,3 +103,14 @@ def test_the_first_compiled_step_is_quiet_and_reported_in_one_line():
         assert not caught
         assert train_batch(2) == 4   # later steps: the step itself, nothing said
         assert len(said) == 1 and len(caught) == 1 and calls == [1, 2]
+
+
+def test_compile_auto_under_time_decides_from_the_budget_and_says_why():
+    from cyclegan.train.compile import compile_choice
+    cuda = torch.device("cuda")
+    chosen, why = compile_choice("auto", cuda, 10 ** 6, time_budget=120)   # a 2-minute budget: not repaid
+    assert not chosen and "too short" in why and "2 min" in why
+    assert compile_choice("auto", cuda, 10 ** 6, time_budget=3600)[0]
+    assert compile_choice("auto", cuda, 10 ** 6)[0] and not compile_choice("auto", cuda, 100)[0]
+    assert not compile_choice("auto", CPU, 10 ** 6, time_budget=3600)[0]
+    assert compile_choice("on", CPU, 1, time_budget=60) == (True, "--compile on")

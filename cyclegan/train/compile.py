@@ -22,14 +22,32 @@ from ..errors import UserError
 # it stays off: measured on a 2-core AVX2 machine, compiled steps were not faster than eager
 # ones (oneDNN convolutions dominate and compilation cannot fuse into them).
 AUTO_MIN_STEPS_CUDA = 2000
+# Under --time the compilation's minutes come out of the budget (its first step holds them): on an
+# H200, 74 s of a 2-minute budget went to compiling. auto compiles only budgets it can repay.
+AUTO_MIN_BUDGET_CUDA_S = 20 * 60
 
 
-def should_compile(setting: str, device: torch.device, total_steps: int) -> bool:
+def compile_choice(setting: str, device: torch.device, total_steps: int,
+                   time_budget: float | None = None) -> tuple[bool, str]:
+    """Whether to torch.compile, and why (what ``--compile auto`` says it chose)."""
     if setting not in ("auto", "on", "off"):
         raise UserError(f"--compile {setting!r}: choose auto, on or off")
-    if setting == "auto":
-        return device.type == "cuda" and total_steps >= AUTO_MIN_STEPS_CUDA
-    return setting == "on"
+    if setting != "auto":
+        return setting == "on", f"--compile {setting}"
+    if device.type != "cuda":
+        return False, "--compile auto: not compiling on the CPU (compiled steps were not faster here)"
+    if time_budget is not None:
+        if time_budget < AUTO_MIN_BUDGET_CUDA_S:
+            return False, (f"--compile auto: not compiling, a --time budget of {time_budget / 60:.0f} min is too "
+                           f"short to repay compilation (auto compiles from {AUTO_MIN_BUDGET_CUDA_S // 60} min)")
+        return True, "--compile auto: compiling; its time counts against the --time budget"
+    if total_steps < AUTO_MIN_STEPS_CUDA:
+        return False, f"--compile auto: not compiling {total_steps} steps (auto compiles from {AUTO_MIN_STEPS_CUDA})"
+    return True, f"--compile auto: compiling for {total_steps} steps"
+
+
+def should_compile(setting: str, device: torch.device, total_steps: int, time_budget: float | None = None) -> bool:
+    return compile_choice(setting, device, total_steps, time_budget)[0]
 
 
 def compile_cache_dir() -> Path:
