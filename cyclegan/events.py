@@ -7,6 +7,8 @@ its audience and a watcher never reaches into the trainer.
 
     RunStarted       once, before the first step (also when a run resumes)
     StepEnded        after every optimisation step
+    LossesLogged     a line of the loss log: the mean losses since the last one (every --print_freq
+                     steps, at an epoch's end, at the run's end, and with a measurement)
     EpochEnded       after the last step of an epoch, once its state is saved
     CheckpointSaved  whenever network files were written (latest, an epoch, best)
     Measured         a watcher measured something (KID): the loss log and the dashboards record it
@@ -14,7 +16,12 @@ its audience and a watcher never reaches into the trainer.
 
 A subscriber is any callable taking one event; it dispatches on the event's type
 (``match event: case StepEnded(): ...``) and ignores the rest. Subscribers run on the main
-process only (rank 0 under DDP) and must never change training: they read the payloads.
+process only (rank 0 under DDP), unless subscribed ``every_rank`` (test instrumentation that
+checks the ranks stay in step), and must never change training: they read the payloads.
+
+A dashboard plots ``LossesLogged``, never its own average of ``StepEnded`` losses: the loss
+log, the visdom dashboard, TensorBoard and Weights & Biases then show the same numbers at the
+same steps.
 """
 from __future__ import annotations
 
@@ -69,9 +76,18 @@ class RunStarted:
 @dataclass(frozen=True)
 class StepEnded:
     position: Position
-    losses: Mapping[str, float]
+    losses: Mapping[str, float]               # this step's (averaged over ranks under DDP)
     learning_rate: float
     images: Callable[[], NamedImages] = _no_images   # the step's images, built only when asked
+    batch: Mapping[str, Any] = field(default_factory=dict)   # what this rank trained on: A, B, A_paths, ...
+
+
+@dataclass(frozen=True)
+class LossesLogged:
+    position: Position
+    means: Mapping[str, float]    # each loss's mean since the previous line, as the loss log holds it
+    learning_rate: float          # the rate of the last of those steps
+    throughput: float             # those steps per second
 
 
 @dataclass(frozen=True)
@@ -102,7 +118,7 @@ class RunEnded:
     images: Callable[[], NamedImages] = _no_images
 
 
-Event = RunStarted | StepEnded | EpochEnded | CheckpointSaved | Measured | RunEnded
+Event = RunStarted | StepEnded | LossesLogged | EpochEnded | CheckpointSaved | Measured | RunEnded
 Subscriber = Callable[[Any], None]
 
 
@@ -111,10 +127,23 @@ class EventBus:
 
     def __init__(self, subscribers: list[Subscriber] | None = None):
         self.subscribers: list[Subscriber] = list(subscribers or [])
+        self.every_rank: list[Subscriber] = []
 
-    def subscribe(self, subscriber: Subscriber) -> Subscriber:
+    def subscribe(self, subscriber: Subscriber, every_rank: bool = False) -> Subscriber:
+        """``every_rank``: hear the run on every process, not only on rank 0 (see ``for_rank``)."""
         self.subscribers.append(subscriber)
+        if every_rank:
+            self.every_rank.append(subscriber)
         return subscriber
+
+    def for_rank(self, is_main: bool) -> EventBus:
+        """The bus a training process announces on: rank 0's is this one; another rank's holds only
+        the subscribers that asked for every rank (reports and dashboards write files once)."""
+        if is_main:
+            return self
+        other = EventBus(self.every_rank)
+        other.every_rank = list(self.every_rank)
+        return other
 
     def announce(self, event: Event) -> None:
         for subscriber in list(self.subscribers):

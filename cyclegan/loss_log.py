@@ -1,17 +1,26 @@
 """The run's loss log: one JSON object per line in ``loss_log.jsonl``.
 
 Each line averages the step dicts since the previous line, so the file stays small on long
-runs while a dashboard, a report or a test can read the whole curve back.
+runs while a dashboard, a report or a test can read the whole curve back. The loop announces
+each line's means (``LossesLogged``), so the dashboards plot these very numbers.
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoint import atomic_write_bytes
 from .errors import writing
 
 LOG_FILE = "loss_log.jsonl"
+
+
+@dataclass(frozen=True)
+class LossWindow:
+    """The losses a line took along: each one's mean, as written, over ``steps`` steps."""
+    means: dict[str, float]
+    steps: int
 
 
 class LossLog:
@@ -28,18 +37,20 @@ class LossLog:
     def means(self) -> dict[str, float]:
         return {name: total / self._count for name, total in self._sums.items()} if self._count else {}
 
-    def flush(self, always: bool = False, **fields) -> dict | None:
-        """Append one line: ``fields`` (step, epoch, lr, ...) plus the mean of each loss.
+    def flush(self, always: bool = False, **fields) -> LossWindow | None:
+        """Append one line: ``fields`` (step, epoch, lr, ...) plus the mean of each loss; return
+        the losses it took along (None when it held none).
 
         Without losses since the last line nothing is written, unless ``always`` (a measurement
         such as KID, which must reach the log even when another one just took the losses along)."""
         if not self._count and not always:
             return None
-        record = {**fields, **{k: round(v, 6) for k, v in self.means().items()}}
+        window = LossWindow({k: round(v, 6) for k, v in self.means().items()}, self._count)
+        record = {**fields, **window.means}
         with writing(self.path), self.path.open("a") as f:   # a full disk: one line (readers skip a torn one)
             f.write(json.dumps(record) + "\n")
         self._sums, self._count = {}, 0
-        return record
+        return window if window.steps else None
 
     def truncate_after(self, step: int) -> None:
         """Drop lines logged after ``step``: a run resumed from an older state will log them again."""

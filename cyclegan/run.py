@@ -18,6 +18,7 @@ from .config import Config
 from .errors import UserError
 from .eval.collapse_watch import CollapseWatcher
 from .eval.kid_watch import KIDWatcher
+from .eval.rank_trace import rank_trace_from_env
 from .report.test_split import TestSplitWatcher
 from .events import EventBus
 from .report import DISPLAY_CHOICES
@@ -74,4 +75,7 @@ def train(cfg: Config) -> TrainResult:
     events = EventBus()
     for watcher in default_watchers(cfg, events.announce):
         events.subscribe(watcher)
+    trace = rank_trace_from_env()
+    if trace is not None:   # the tests' CYCLEGAN_DEBUG_DIR: what every rank trained on, and its weights
+        events.subscribe(trace, every_rank=True)
     return run_training(cfg, events)

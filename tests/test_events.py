@@ -16,7 +16,9 @@ from conftest import tiny_config
 from cyclegan import train
 from cyclegan.checkpoint import atomic_torch_save, load_torch_file
 from cyclegan.errors import UserError
-from cyclegan.events import CheckpointSaved, EpochEnded, EventBus, Measured, RunEnded, RunStarted, StepEnded
+from cyclegan.eval.rank_trace import RankTrace, weights_digest
+from cyclegan.events import (CheckpointSaved, EpochEnded, EventBus, LossesLogged, Measured, RunEnded, RunStarted,
+                             StepEnded)
 from cyclegan.loss_log import read_log
 from cyclegan.runfolder import RunFolder
 from cyclegan.train import run_training
@@ -71,6 +73,60 @@ def test_a_measurement_joins_the_loss_log_at_its_step(photo_domains, tmp_path):
     records = read_log(RunFolder(run_dir).log_file)
     assert [r["step"] for r in records if "KID" in r] == [2] and records[0]["KID"] == 0.25
     assert "G_A" in records[0]      # the losses of steps 1-2 went into the same line
+
+
+def test_the_watchers_hear_the_loss_logs_numbers_at_its_steps(photo_domains, tmp_path):
+    """One loss window: every line of the loss log is announced with the same means, the one a
+    measurement took the losses along with included; the dashboards plot these, never their own."""
+    A, B = small_domains(photo_domains, tmp_path)          # 3 batches an epoch
+    cfg = tiny_config(A, B, tmp_path / "runs", max_steps=5, print_freq=2)
+    heard = []
+    events = EventBus([heard.append])
+    events.subscribe(lambda e: events.announce(Measured(e.position, {"KID": 0.25}, e.learning_rate))
+                     if isinstance(e, StepEnded) and e.position.step == 1 else None)
+    run_dir = run_training(cfg, events).run_dir
+    records = read_log(RunFolder(run_dir).log_file)
+    logged = [e for e in heard if isinstance(e, LossesLogged)]
+    # the measurement (1), --print_freq (2, 4), the epoch's end (3), the run's end (5)
+    assert [e.position.step for e in logged] == [r["step"] for r in records] == [1, 2, 3, 4, 5]
+    for event, record in zip(logged, records):
+        assert dict(event.means) == {name: record[name] for name in event.means} and "G_A" in event.means
+        assert (event.learning_rate, event.position.epoch_fraction) == (record["lr"], record["epoch"])
+        assert event.throughput > 0
+    first_step = next(e for e in heard if isinstance(e, StepEnded))
+    assert logged[0].means["G_A"] == pytest.approx(first_step.losses["G_A"], abs=1e-6)   # a window of one step
+
+
+def test_a_rank_trace_writes_what_the_run_trained_on_and_its_weights(photo_domains, tmp_path):
+    """CYCLEGAN_DEBUG_DIR's watcher, outside the loop: the A images of every batch, and one hash of
+    the final weights (torchrun's tests compare them across ranks)."""
+    A, B = small_domains(photo_domains, tmp_path)
+    cfg = tiny_config(A, B, tmp_path / "runs", max_steps=4)
+    events = EventBus()
+    events.subscribe(RankTrace(tmp_path), every_rank=True)
+    run_dir = run_training(cfg, events).run_dir
+    seen = (tmp_path / "seen_rank0.txt").read_text().split()
+    assert len(seen) == 4 * cfg.data.batch_size and {Path(p).name for p in seen} <= {p.name for p in A.iterdir()}
+    saved = {name: SavedNet(load_torch_file(run_dir / f"latest_net_{name}.pth"))
+             for name in ("G_A", "G_B", "D_A", "D_B")}
+    assert (tmp_path / "weights_rank0.sha256").read_text() == weights_digest(saved) + "\n"
+
+
+class SavedNet(torch.nn.Module):
+    """A network as its file holds it: its state dict and nothing else."""
+    def __init__(self, state: dict):
+        super().__init__()
+        self.saved = state
+
+    def state_dict(self, *args, **kwargs):
+        return dict(self.saved)
+
+
+def test_another_rank_hears_only_the_subscribers_that_asked_for_every_rank():
+    events = EventBus()
+    report, trace = events.subscribe(lambda e: None), events.subscribe(lambda e: None, every_rank=True)
+    assert events.for_rank(is_main=True) is events
+    assert events.for_rank(is_main=False).subscribers == [trace] and report in events.subscribers
 
 
 def test_train_attaches_the_report_and_the_registry_names_the_run(photo_domains, tmp_path):

@@ -4,16 +4,18 @@ Per step: ask the schedule (``train/schedule.py``: by epochs, or by the clock wi
 the learning rate, train, log; per epoch: save. The schedule also says when the run is finished
 and, early on, how long it will take. A full training state (the schedule's included) is saved
 every --save_latest_freq iterations, at each epoch end, at the end and on Ctrl-C, so a run that
-stops for any reason resumes where it stopped (--continue_train).
+stops for any reason resumes where it stopped (--continue_train). ``_prepare`` does everything
+before the first step (the state to resume, the model, its data and schedule, the watchers'
+start); ``_loop`` is the algorithm, on one screen.
 
 The loop announces the moments of the run on an ``EventBus`` (``cyclegan/events.py``) and knows
 nothing of who listens: ``cyclegan.train`` (``cyclegan/run.py``) subscribes the report, the
-dashboards and evaluation. The model is whatever the registry builds for ``--model``; the loop
+dashboards and evaluation. Each line of the loss log is announced with its means (``LossesLogged``),
+so the dashboards plot the log's own numbers. The model is whatever the registry builds for ``--model``; the loop
 reads its declaration (``train/registry.py``) and never probes it.
 """
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import signal
@@ -21,22 +23,22 @@ import sys
 import threading
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, Callable, Mapping
 
 import torch
 from tqdm import tqdm
 
 from cyclegan.progress import progress_bar
-from ..checkpoint import bare_state_dict
 from ..config import Config
 from ..config_checks import check_config
 from ..data import RunLoader, batches_per_epoch
 from ..data.unaligned import RANK, item_seed
 from ..device import resolve_device
 from ..errors import UserError, WriteFailed
-from ..events import (CheckpointSaved, EpochEnded, EventBus, Measured, Position, RunEnded, RunStarted,
-                      StepEnded, epoch_fraction)
+from ..events import (CheckpointSaved, EpochEnded, EventBus, LossesLogged, Measured, Position, RunEnded,
+                      RunStarted, StepEnded)
 from ..loss_log import LossLog
 from ..precision import describe_precision
 from ..runfolder import RunFolder
@@ -103,7 +105,8 @@ def validate(cfg: Config) -> None:
 
 
 def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
-    """Train the model ``cfg`` names, announcing the run's moments on ``events`` (rank 0 only)."""
+    """Train the model ``cfg`` names, announcing the run's moments on ``events`` (heard on rank 0
+    only, but for subscribers that asked for every rank: ``EventBus.for_rank``)."""
     validate(cfg)
     if cfg.train.dry_run:  # like pytorch/examples: prove the whole path works, in seconds
         cfg = replace(cfg, train=replace(cfg.train, max_steps=min(cfg.train.max_steps or 2, 2)))
@@ -116,7 +119,7 @@ def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
             run.refuse_foreign()
         # One training process per run folder (rank 0 holds it for all ranks).
         with run.training_lock() if dist_info.is_main else nullcontext():
-            return _train(cfg, run, events or EventBus(), dist_info, device)
+            return _loop(_prepare(cfg, run, events or EventBus(), dist_info, device))
     except WriteFailed as exc:   # a full disk: the last state saved stays whole (atomic writes)
         then = ("resume with --continue_train (the last saved state is kept)" if run.has_state()
                 else "run again (nothing was saved yet)")
@@ -125,165 +128,243 @@ def run_training(cfg: Config, events: EventBus | None = None) -> TrainResult:
         shutdown_distributed()
 
 
-def _train(cfg: Config, run: RunFolder, events: EventBus, dist_info: DistInfo, device: torch.device) -> TrainResult:
-    t = cfg.train
-    is_main = dist_info.is_main
-    entry = model_entry(cfg.model.model)
-    run_dir = run.path
-    if is_main:
-        run.remove_stale_temp_files()  # left by a kill -9 mid-write; no write is in progress under the lock
-
-    saved = None
-    if not run.has_state() and any(tag == "latest" for tag, _, _ in run.weight_files()):
-        raise UserError(f"{run_dir} holds weights but no training state ({run.state_file.name}); a new run "
-                        "would overwrite them: choose another --name, or move the folder away")
-    if run.has_state():
-        if not t.continue_train:
-            raise UserError(f"run {run_dir} already exists; add --continue_train to resume it, "
-                            "or choose another --name")
-        saved = run.load_state()
-        # The architecture is the saved one: a setting given that differs from it is refused.
-        cfg = resumed_config(cfg, saved["config"], run, warn=is_main)
-    elif t.continue_train and is_main:
-        print(f"cyclegan-train: nothing to resume in {run_dir}; starting a new run", file=sys.stderr)
-
-    dataset = entry.dataset(cfg)
-    model = entry.build(cfg, device, dist_info.rank)
-    _check_memory(entry, cfg, model, device, dist_info)
-    if dist_info.enabled:  # each rank draws its own dropout noise, reproducibly
-        torch.manual_seed(item_seed(t.seed, 0, dist_info.rank, RANK))
-    progress = Progress(epoch=t.epoch_count, batch=0, step=0)
-    # Only rank 0 writes: logs, checkpoints, reports. Other ranks log into the void.
-    log = LossLog(run.log_file if is_main else Path(os.devnull))
-    if saved is not None:
-        model.load_state_dict(saved["model"])
-        progress = Progress(**saved["progress"])
-        restore_rng_state(_own_rank_state(saved, dist_info, model))
-        log.truncate_after(progress.step)
-    if is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        run.write_config(cfg)
-    if dist_info.enabled:
-        model.distribute(device, is_main)
-
-    drop_last = entry.drops_last(len(dataset), cfg.data.batch_size, dist_info.world_size)
-    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, dist_info.world_size, drop_last)
-
-    def position() -> Position:
-        return Position(progress.step, progress.epoch, progress.batch, n_batches)
-
-    def save_networks(tag: str) -> None:
-        events.announce(CheckpointSaved(position(), tag, run.save_networks(model.nets, tag)))
-
-    def save_state() -> None:
-        # Pools and random streams differ per rank: gather them so a resume restores every rank.
-        model_state = model.state_dict()
-        per_rank = gather_objects({"pools": model.rank_state(), "rng": capture_rng_state()}, dist_info)
-        if is_main:
-            # The state first: a disk that fills up then leaves either no new file or a resumable
-            # state, never latest weights without a state (which a new run refuses to overwrite).
-            run.save_state({"model": model_state, "progress": vars(progress).copy(),
-                            "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": dist_info.world_size,
-                            "config": cfg.to_dict(), "schedule": schedule.state_dict()})
-            save_networks("latest")
-        barrier(dist_info)
-
-    last_epoch = t.n_epochs + t.n_epochs_decay
-    total_steps = (last_epoch - t.epoch_count + 1) * n_batches
-    if t.max_steps is not None:
-        total_steps = min(total_steps, t.max_steps)
-    if t.time_budget is not None and dist_info.enabled:
-        raise UserError("--time is not supported with multi-process training yet (each process has its own "
-                        "clock); give --n_epochs/--n_epochs_decay or --max-steps instead")
-    # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
-    schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
-                             saved.get("schedule") if saved is not None else None)
-    compiled = entry.supports.compile and should_compile(t.compile, device, total_steps - progress.step)
-    if compiled:
-        model.compile_networks()
-    if is_main and t.verbose:  # the reference's --verbose: each network and its size
-        for name, net in model.nets.items():
-            print(f"[network {name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}",
-                  file=sys.stderr)
-    if is_main and t.progress and entry.supports.precision:
-        print(f"{run_dir.name}: {describe_precision(model.precision)}{', compiled' if compiled else ''}"
-              f"{f', {dist_info.world_size} processes' if dist_info.enabled else ''}", file=sys.stderr)
-    loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=t.seed, shuffle=not cfg.data.serial_batches,
-                       num_workers=cfg.data.num_threads, rank=dist_info.rank, world_size=dist_info.world_size,
-                       pin_memory=device.type == "cuda", drop_last=drop_last)
-    start_time, last = time.time(), {}
-    if not is_main:  # only rank 0 is watched: reports, dashboards and evaluation write files
-        events = EventBus()
-    lr = schedule.learning_rate(progress)
-
-    def record_measurement(event) -> None:  # a watcher's measurement (KID) joins the loss log at its step
-        if isinstance(event, Measured):
-            log.flush(always=True, step=event.position.step, epoch=event.position.epoch_fraction,
-                      lr=event.learning_rate, time=round(time.time() - start_time, 2),
-                      **{k: round(v, 6) for k, v in event.values.items()})
-    events.subscribe(record_measurement)
-    events.announce(RunStarted(run_dir, cfg, position(), total_steps, device, dict(model.nets), model.samplers()))
-    interrupted = False
-    schedule.start(progress)
-    bar = progress_bar(total=schedule.total, initial=schedule.done, unit=schedule.unit,  # steps, or seconds with --time
-               disable=not (t.progress and is_main), dynamic_ncols=True, desc=run_dir.name,
-               bar_format=_TIME_BAR if schedule.unit == "s" else None)
-    seen_dump = _debug_seen_dump(dist_info)
-    say = (lambda line: tqdm.write(f"cyclegan-train: {line}", file=sys.stderr)) if is_main else (lambda line: None)
-    train_batch = report_first_call(model.train_batch, model.nets, say) if compiled else model.train_batch
-    with _stop_on_interrupt(run) as stop_requested, loader:
+def _loop(tr: _Training) -> TrainResult:
+    """Per step: the scheduled rate, one training step, the loss log; per epoch: save. The whole
+    state is saved every --save_latest_freq steps, at each epoch's end and when the run stops."""
+    t, progress, schedule, model, events = tr.cfg.train, tr.progress, tr.schedule, tr.model, tr.events
+    lr, last, interrupted = schedule.learning_rate(progress), {}, False
+    with _stop_on_interrupt(tr.folder) as stop_requested, tr.loader:
         while not schedule.finished(progress) and not interrupted:
-            for batch in loader.for_epoch(progress.epoch, progress.batch):
+            for batch in tr.loader.for_epoch(progress.epoch, progress.batch):
                 lr = schedule.learning_rate(progress)
                 model.set_learning_rate(lr)
                 if t.cycle_warmup > 0:   # the cycle loss's weight rises from 0 over the first share of the run
                     model.cycle_scale = min(1.0, schedule.done / max(schedule.total, 1e-9) / t.cycle_warmup)
-                last = train_batch(batch)
-                seen_dump(batch)
+                last = tr.train_batch(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
-                last, stop = all_reduce_losses(last, stop_requested.is_set(), dist_info)
-                _stop_if_not_finite(last, progress.step + 1, run_dir)
+                last, stop = all_reduce_losses(last, stop_requested.is_set(), tr.info)
+                _stop_if_not_finite(last, progress.step + 1, tr.folder.path)
                 progress.step += 1
                 progress.batch += 1
                 schedule.step_done(progress)
-                log.add(last)
-                bar.update(schedule.done - bar.n)
-                estimate = schedule.estimate(progress)
-                if estimate and is_main:   # every run says, early on, how long it will take
-                    tqdm.write(f"cyclegan-train: {estimate}", file=sys.stderr)
-                events.announce(StepEnded(position(), last, lr, model.current_visuals))
+                tr.log.add(last)
+                tr.show_step()
+                events.announce(StepEnded(tr.position(), last, lr, model.current_visuals, batch))
                 if progress.step % t.print_freq == 0:
-                    _log_line(log, progress, n_batches, lr, start_time)
-                    shown = {"step": progress.step} if schedule.unit == "s" else {}   # a --time bar counts seconds
-                    bar.set_postfix({**shown, **{k: f"{v:.3f}" for k, v in last.items()}}, refresh=False)
+                    tr.log_losses(lr)
+                    tr.show_losses(last)
                 if stop:
                     interrupted = True
                     break
                 if schedule.finished(progress):   # --max-steps, or --time's deadline is near
                     break
                 if progress.step % t.save_latest_freq == 0:
-                    save_state()
-                    if t.save_by_iter and is_main:   # the reference's iter_<N>_net_*.pth
-                        save_networks(f"iter_{progress.step}")
-            if progress.batch >= n_batches:  # epoch complete
+                    tr.save_state()
+                    if t.save_by_iter:   # the reference's iter_<N>_net_*.pth
+                        tr.save_networks(f"iter_{progress.step}")
+            if progress.batch >= tr.n_batches:  # epoch complete
                 finished_epoch = progress.epoch
                 progress.epoch, progress.batch = progress.epoch + 1, 0
-                _log_line(log, progress, n_batches, lr, start_time, epoch=finished_epoch)
-                save_state()
-                if finished_epoch % t.save_epoch_freq == 0 and is_main:
-                    save_networks(str(finished_epoch))
-                events.announce(EpochEnded(position(), finished_epoch, model.current_visuals))
-            else:
-                _log_line(log, progress, n_batches, lr, start_time)
-                save_state()
+                tr.log_losses(lr)
+                tr.save_state()
+                if finished_epoch % t.save_epoch_freq == 0:
+                    tr.save_networks(str(finished_epoch))
+                events.announce(EpochEnded(tr.position(), finished_epoch, model.current_visuals))
+            else:   # stopped inside the epoch
+                tr.log_losses(lr)
+                tr.save_state()
         stop_requested.set()   # the loop is over: a Ctrl-C from here on stops at once
-        bar.close()
-        loader.close()   # the workers end here, not at interpreter exit
-        if progress.step == 0 or not _exists_everywhere(run.state_file, dist_info):
-            save_state()
-        events.announce(RunEnded(position(), interrupted, model.current_visuals))
-    _debug_weights_hash(model, dist_info)
-    return TrainResult(run_dir, progress.step, progress.epoch, interrupted, last, time.time() - start_time)
+        tr.close()
+        if progress.step == 0 or not _exists_everywhere(tr.folder.state_file, tr.info):
+            tr.save_state()
+        events.announce(RunEnded(tr.position(), interrupted, model.current_visuals))
+    return TrainResult(tr.folder.path, progress.step, progress.epoch, interrupted, last, time.time() - tr.start_time)
+
+
+def _prepare(cfg: Config, folder: RunFolder, events: EventBus, info: DistInfo, device: torch.device) -> _Training:
+    """Everything before the first step: the state to resume, the model and its data, the
+    schedule, and the watchers' start (RunStarted)."""
+    cfg, saved = _resumed(cfg, folder, info.is_main)
+    entry = model_entry(cfg.model.model)
+    dataset = entry.dataset(cfg)
+    model = entry.build(cfg, device, info.rank)
+    _check_memory(entry, cfg, model, device, info)
+    if info.enabled:  # each rank draws its own dropout noise, reproducibly
+        torch.manual_seed(item_seed(cfg.train.seed, 0, info.rank, RANK))
+    progress = Progress(epoch=cfg.train.epoch_count, batch=0, step=0)
+    # Only rank 0 writes: logs, checkpoints, reports. Other ranks log into the void.
+    log = LossLog(folder.log_file if info.is_main else Path(os.devnull))
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        progress = Progress(**saved["progress"])
+        restore_rng_state(_own_rank_state(saved, info, model))
+        log.truncate_after(progress.step)
+    if info.is_main:
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.write_config(cfg)
+    if info.enabled:
+        model.distribute(device, info.is_main)
+
+    drop_last = entry.drops_last(len(dataset), cfg.data.batch_size, info.world_size)
+    n_batches = batches_per_epoch(len(dataset), cfg.data.batch_size, info.world_size, drop_last)
+    total_steps = _planned_steps(cfg, n_batches, info)
+    # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
+    schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
+                             saved.get("schedule") if saved is not None else None)
+    compiled = entry.supports.compile and should_compile(cfg.train.compile, device, total_steps - progress.step)
+    if compiled:
+        model.compile_networks()
+    _describe(entry, cfg, model, folder, info, compiled)
+    loader = RunLoader(dataset, batch_size=cfg.data.batch_size, seed=cfg.train.seed,
+                       shuffle=not cfg.data.serial_batches, num_workers=cfg.data.num_threads, rank=info.rank,
+                       world_size=info.world_size, pin_memory=device.type == "cuda", drop_last=drop_last)
+    # Only rank 0 is watched (reports, dashboards and evaluation write files), but for subscribers
+    # that asked for every rank (test instrumentation).
+    training = _Training(cfg, folder, info, model, schedule, progress, log, loader, n_batches,
+                         events.for_rank(info.is_main), _step_function(model, compiled, info))
+    training.start(total_steps, device)
+    return training
+
+
+def _resumed(cfg: Config, run: RunFolder, is_main: bool) -> tuple[Config, dict | None]:
+    """The saved state to resume (with the config it was trained with), or None for a new run."""
+    if is_main:
+        run.remove_stale_temp_files()  # left by a kill -9 mid-write; no write is in progress under the lock
+    if not run.has_state() and any(tag == "latest" for tag, _, _ in run.weight_files()):
+        raise UserError(f"{run.path} holds weights but no training state ({run.state_file.name}); a new run "
+                        "would overwrite them: choose another --name, or move the folder away")
+    if not run.has_state():
+        if cfg.train.continue_train and is_main:
+            print(f"cyclegan-train: nothing to resume in {run.path}; starting a new run", file=sys.stderr)
+        return cfg, None
+    if not cfg.train.continue_train:
+        raise UserError(f"run {run.path} already exists; add --continue_train to resume it, "
+                        "or choose another --name")
+    saved = run.load_state()
+    # The architecture is the saved one: a setting given that differs from it is refused.
+    return resumed_config(cfg, saved["config"], run, warn=is_main), saved
+
+
+def _planned_steps(cfg: Config, n_batches: int, info: DistInfo) -> int:
+    """The steps the epochs plan (at most --max-steps); with --time the clock ends the run."""
+    t = cfg.train
+    last_epoch = t.n_epochs + t.n_epochs_decay
+    total_steps = (last_epoch - t.epoch_count + 1) * n_batches
+    if t.max_steps is not None:
+        total_steps = min(total_steps, t.max_steps)
+    if t.time_budget is not None and info.enabled:
+        raise UserError("--time is not supported with multi-process training yet (each process has its own "
+                        "clock); give --n_epochs/--n_epochs_decay or --max-steps instead")
+    return total_steps
+
+
+def _describe(entry, cfg: Config, model, run: RunFolder, info: DistInfo, compiled: bool) -> None:
+    """The reference's --verbose (each network and its size), and the arithmetic the run trains in."""
+    if not info.is_main:
+        return
+    if cfg.train.verbose:
+        for name, net in model.nets.items():
+            print(f"[network {name}] {sum(p.numel() for p in net.parameters()) / 1e6:.3f} M parameters\n{net}",
+                  file=sys.stderr)
+    if cfg.train.progress and entry.supports.precision:
+        print(f"{run.path.name}: {describe_precision(model.precision)}{', compiled' if compiled else ''}"
+              f"{f', {info.world_size} processes' if info.enabled else ''}", file=sys.stderr)
+
+
+def _step_function(model, compiled: bool, info: DistInfo) -> Callable[[dict], dict[str, float]]:
+    """The model's training step; compiled, the first call says when compiling is done."""
+    if not compiled:
+        return model.train_batch
+    say = (lambda line: tqdm.write(f"cyclegan-train: {line}", file=sys.stderr)) if info.is_main else (lambda line: None)
+    return report_first_call(model.train_batch, model.nets, say)
+
+
+@dataclass
+class _Training:
+    """A prepared run: what the loop reads, and the bookkeeping it calls (saving, the loss log,
+    the progress bar), so that the loop itself reads as the algorithm."""
+    cfg: Config
+    folder: RunFolder
+    info: DistInfo
+    model: Any                      # what the registry built for --model; the loop reads its declaration
+    schedule: Any                   # train/schedule.py: by epochs, or by the clock with --time
+    progress: Progress
+    log: LossLog
+    loader: RunLoader
+    n_batches: int
+    events: EventBus
+    train_batch: Callable[[dict], dict[str, float]]
+    start_time: float = field(default_factory=time.time)
+    bar: Any = None
+    window_start: float = 0.0       # when the losses the log holds now began
+
+    def start(self, total_steps: int, device: torch.device) -> None:
+        """The watchers start (RunStarted); then the schedule's clock and the progress bar."""
+        self.events.subscribe(self.record_measurement)
+        self.events.announce(RunStarted(self.folder.path, self.cfg, self.position(), total_steps, device,
+                                        dict(self.model.nets), self.model.samplers()))
+        self.schedule.start(self.progress)
+        self.bar = progress_bar(total=self.schedule.total, initial=self.schedule.done,
+                                unit=self.schedule.unit,  # steps, or seconds with --time
+                                disable=not (self.cfg.train.progress and self.info.is_main), dynamic_ncols=True,
+                                desc=self.folder.path.name, bar_format=_TIME_BAR if self.schedule.unit == "s" else None)
+        self.window_start = time.time()
+
+    def position(self) -> Position:
+        return Position(self.progress.step, self.progress.epoch, self.progress.batch, self.n_batches)
+
+    def save_networks(self, tag: str) -> None:
+        """Rank 0 writes the networks' files (latest, an epoch, iter_<N>) and says so."""
+        if self.info.is_main:
+            self.events.announce(CheckpointSaved(self.position(), tag, self.folder.save_networks(self.model.nets, tag)))
+
+    def save_state(self) -> None:
+        """Everything a resume needs to continue exactly; every rank takes part."""
+        # Pools and random streams differ per rank: gather them so a resume restores every rank.
+        model_state = self.model.state_dict()
+        per_rank = gather_objects({"pools": self.model.rank_state(), "rng": capture_rng_state()}, self.info)
+        if self.info.is_main:
+            # The state first: a disk that fills up then leaves either no new file or a resumable
+            # state, never latest weights without a state (which a new run refuses to overwrite).
+            self.folder.save_state({"model": model_state, "progress": vars(self.progress).copy(),
+                                    "rng": per_rank[0]["rng"], "ranks": per_rank, "world_size": self.info.world_size,
+                                    "config": self.cfg.to_dict(), "schedule": self.schedule.state_dict()})
+            self.save_networks("latest")
+        barrier(self.info)
+
+    def log_losses(self, lr: float) -> None:
+        """A line of the loss log: the mean losses since the last line."""
+        self._log_line(self.position(), lr)
+
+    def record_measurement(self, event) -> None:
+        """A watcher's measurement (KID) joins the loss log at its step."""
+        if isinstance(event, Measured):
+            self._log_line(event.position, event.learning_rate, event.values)
+
+    def _log_line(self, position: Position, lr: float, measured: Mapping[str, float] | None = None) -> None:
+        now = time.time()
+        window = self.log.flush(always=measured is not None, step=position.step, epoch=position.epoch_fraction,
+                                lr=lr, time=round(now - self.start_time, 2),
+                                **{k: round(v, 6) for k, v in (measured or {}).items()})
+        if window is not None:   # the line took losses along (a measurement's may): the watchers plot them
+            self.events.announce(LossesLogged(position, window.means, lr,
+                                              throughput=window.steps / max(now - self.window_start, 1e-6)))
+            self.window_start = now
+
+    def show_step(self) -> None:
+        """The bar moves; early on, the run says how long it will take."""
+        self.bar.update(self.schedule.done - self.bar.n)
+        estimate = self.schedule.estimate(self.progress)
+        if estimate and self.info.is_main:
+            tqdm.write(f"cyclegan-train: {estimate}", file=sys.stderr)
+
+    def show_losses(self, losses: Mapping[str, float]) -> None:
+        shown = {"step": self.progress.step} if self.schedule.unit == "s" else {}   # a --time bar counts seconds
+        self.bar.set_postfix({**shown, **{k: f"{v:.3f}" for k, v in losses.items()}}, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+        self.loader.close()   # the workers end here, not at interpreter exit
 
 
 def _own_rank_state(saved: dict, info: DistInfo, model) -> dict:
@@ -326,39 +407,7 @@ def _exists_everywhere(path: Path, info: DistInfo) -> bool:
     return bool(gather_objects(exists, info)[0])
 
 
-# Test instrumentation: with CYCLEGAN_DEBUG_DIR set, every rank writes what it trained on and a
-# hash of its final weights, so tests can check sharding and that the ranks stayed in step.
-def _debug_seen_dump(info: DistInfo):
-    folder = os.environ.get("CYCLEGAN_DEBUG_DIR")
-    if not folder:
-        return lambda batch: None
-    path = Path(folder) / f"seen_rank{info.rank}.txt"
-
-    def dump(batch) -> None:
-        with path.open("a") as f:
-            f.writelines(f"{name}\n" for name in batch.get("A_paths", []))
-    return dump
-
-
-def _debug_weights_hash(model, info: DistInfo) -> None:
-    folder = os.environ.get("CYCLEGAN_DEBUG_DIR")
-    if not folder:
-        return
-    digest = hashlib.sha256()
-    for name, net in sorted(model.nets.items()):
-        for key, value in sorted(bare_state_dict(net).items()):
-            digest.update(key.encode())
-            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    (Path(folder) / f"weights_rank{info.rank}.sha256").write_text(digest.hexdigest() + "\n")
-
-
 _TIME_BAR = "{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s of the time budget{postfix}"
-
-
-def _log_line(log: LossLog, progress: Progress, n_batches: int, lr: float, start: float,
-              epoch: int | None = None) -> None:
-    fraction = epoch_fraction(progress.epoch, progress.batch, n_batches) if epoch is None else float(epoch)
-    log.flush(step=progress.step, epoch=fraction, lr=lr, time=round(time.time() - start, 2))
 
 
 class TrainingAborted(KeyboardInterrupt):
