@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from cyclegan.config import Config
-from cyclegan.events import (CheckpointSaved, EpochEnded, Measured, Position, RunEnded, RunStarted,
-                             StepEnded)
+from cyclegan.events import (CheckpointSaved, EpochEnded, LossesLogged, Measured, Position, RunEnded,
+                             RunStarted, StepEnded)
 from cyclegan.report.tensorboard_watch import TensorBoardWatcher
 from cyclegan.report.wandb_watch import WandbWatcher, wandb_run_id
 
@@ -59,16 +59,30 @@ def step(s: int, offset: float = 0.0) -> StepEnded:
 
 
 def run_events(watcher, cfg, run_dir, first: int = 1, last: int = 7, offset: float = 0.0, **samplers):
-    """Steps ``first..last`` with an epoch end, a checkpoint and a KID after step 4 when it is run."""
+    """Steps ``first..last`` with an epoch end, a checkpoint and a KID after step 4 when it is run;
+    the loss log's lines as the loop announces them: every --print_freq steps and at the run's end."""
     watcher(start(cfg, run_dir, first - 1, **samplers))
+    window = []
     for s in range(first, last + 1):
-        watcher(step(s, offset))
+        ended = step(s, offset)
+        watcher(ended)
+        window.append(ended)
+        if s % cfg.train.print_freq == 0 or s == last:
+            watcher(logged(window))
+            window = []
         if s == BATCHES:
             watcher(EpochEnded(position=at(s), epoch=1, images=images))
             watcher(CheckpointSaved(position=at(s), tag="latest", paths=(run_dir / "latest_net_G_A.pth",)))
             watcher(Measured(position=at(s), values={"KID": 0.25, "KID_AtoB": 0.2, "KID_BtoA": 0.3},
                              learning_rate=2e-4))
     watcher(RunEnded(position=at(last), interrupted=False, images=images))
+
+
+def logged(steps: list[StepEnded]) -> LossesLogged:
+    """The loop's line of the loss log after ``steps``: each loss's mean, the last step's rate."""
+    means = {name: sum(s.losses[name] for s in steps) / len(steps) for name in steps[0].losses}
+    return LossesLogged(position=steps[-1].position, means=means, learning_rate=steps[-1].learning_rate,
+                        throughput=10.0 * len(steps))
 
 
 def tensorboard_log(log_dir: Path):
@@ -96,6 +110,7 @@ def test_tensorboard_shows_averaged_losses_kid_lr_and_images(tmp_path):
     assert scalar_points(acc, "loss/D_A") == [(2, 3.0), (4, 7.0), (6, 11.0), (7, 14.0)]
     assert scalar_points(acc, "learning_rate") == [(2, 1.8e-4), (4, 1.6e-4), (6, 1.4e-4), (7, 1.3e-4)]
     assert scalar_points(acc, "epoch") == [(2, 0.5), (4, 1.0), (6, 1.5), (7, 1.75)]
+    assert scalar_points(acc, "throughput") == [(2, 20.0), (4, 20.0), (6, 20.0), (7, 10.0)]   # the loop's numbers
     assert scalar_points(acc, "KID") == [(4, 0.25)]
     assert {"KID_AtoB", "KID_BtoA", "throughput"} <= set(tags["scalars"])
     # every --display_freq 3 steps (3, 6), at the epoch's end (4) and at the run's end (7)

@@ -2,8 +2,9 @@
 
 The same content as the visdom dashboard, with x = the global step (steps done):
 
-    loss/<name>      each loss of the step dict, averaged over --print_freq steps (and the partial
-                     window at an epoch's end and the run's end)
+    loss/<name>      each loss as the loss log's line holds it (``LossesLogged``): the mean over
+                     --print_freq steps (a shorter window at an epoch's end, at the run's end, or
+                     up to a measurement that took the losses along)
     learning_rate    the scheduled rate at the last step of the window
     throughput       iterations per second over the window
     epoch            the epoch fraction (visdom's x axis), so a chart can be read in epochs too
@@ -17,7 +18,6 @@ stops training: a failure warns once and the run continues.
 """
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 from typing import Callable, Mapping
@@ -28,7 +28,7 @@ from torch import Tensor
 from torchvision.utils import make_grid
 
 from ..config import Config
-from ..events import CheckpointSaved, EpochEnded, Measured, RunEnded, RunStarted, StepEnded
+from ..events import CheckpointSaved, EpochEnded, LossesLogged, Measured, RunEnded, RunStarted, StepEnded
 from .visuals import grid_columns, images_to_array, visuals_to_images
 
 SAMPLES_SHOWN = 64  # images of a sampler's batch in its grid
@@ -42,10 +42,6 @@ class MetricWatcher:
         self.run_dir = Path(run_dir)
         self.open = False
         self._samplers: Mapping[str, Callable[[], Tensor]] = {}
-        self._sums: dict[str, float] = {}
-        self._count = 0
-        self._window_started = 0.0
-        self._learning_rate: float | None = None
         self._images_at: int | None = None   # the step whose images were last written
         self._warned = False
 
@@ -68,49 +64,32 @@ class MetricWatcher:
         match event:
             case RunStarted():
                 self._samplers = event.samplers
-                self._window_started = time.monotonic()
                 self._guard(f"start {self.backend} logging", self._start, event)
             case _ if not self.open:
                 return
-            case StepEnded():
-                self._step(event)
+            case StepEnded(position=position) if position.step % self.cfg.train.display_freq == 0:
+                self._write_images(event.images, position.step)
+            case LossesLogged():
+                self._write_losses(event)
             case Measured():
                 self._guard(f"write to {self.backend}", self._scalars,
                             {name: float(value) for name, value in event.values.items()}, event.position.step)
             case EpochEnded():
-                self._flush_losses(event.position)
                 self._write_images(event.images, event.position.step)
             case CheckpointSaved():
                 pass
             case RunEnded():
-                self._flush_losses(event.position)
                 self._write_images(event.images, event.position.step)
                 self.open = False
                 self._guard(f"close the {self.backend} log", self._end, event)
 
-    def _step(self, event: StepEnded) -> None:
-        for name, value in event.losses.items():
-            self._sums[name] = self._sums.get(name, 0.0) + float(value)
-        self._count += 1
-        self._learning_rate = event.learning_rate
-        step = event.position.step
-        if step % self.cfg.train.print_freq == 0:
-            self._flush_losses(event.position)
-        if step % self.cfg.train.display_freq == 0:
-            self._write_images(event.images, step)
-
     # --- writing --------------------------------------------------------------------------
-    def _flush_losses(self, position) -> None:
-        if not self._count:
-            return
-        now = time.monotonic()
-        values = {f"loss/{name}": total / self._count for name, total in self._sums.items()}
-        values["throughput"] = self._count / max(now - self._window_started, 1e-6)
-        values["epoch"] = position.epoch_fraction
-        if self._learning_rate is not None:
-            values["learning_rate"] = self._learning_rate
-        self._sums, self._count, self._window_started = {}, 0, now
-        self._guard(f"write to {self.backend}", self._scalars, values, position.step)
+    def _write_losses(self, event: LossesLogged) -> None:
+        values = {f"loss/{name}": float(value) for name, value in event.means.items()}
+        values["throughput"] = event.throughput
+        values["epoch"] = event.position.epoch_fraction
+        values["learning_rate"] = event.learning_rate
+        self._guard(f"write to {self.backend}", self._scalars, values, event.position.step)
 
     def _write_images(self, images: Callable[[], Mapping[str, Tensor]], step: int) -> None:
         if step == self._images_at:   # an epoch's last step may also be a --display_freq step

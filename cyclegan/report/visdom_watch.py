@@ -1,10 +1,11 @@
-"""``--display visdom``: the live dashboard, fed from the step's loss dict and the model's visuals.
+"""``--display visdom``: the live dashboard, fed from the loss log's lines and the model's visuals.
 
 Windows (in the environment ``--display_env``, default the run name):
-    loss_<name>     one line plot per loss of the step dict, x = epoch fraction (every --print_freq)
+    loss_<name>     one line plot per loss, x = epoch fraction: the means each line of the loss log
+                    holds (``LossesLogged``: every --print_freq steps, at an epoch's end and the run's end)
     visuals         the current visuals as a grid: A side (real_A fake_B rec_A idt_B), then B side
                     (every --display_freq)
-    throughput      iterations per second;  learning_rate  the scheduled rate
+    throughput      iterations per second;  learning_rate  the scheduled rate (with each loss line)
     KID             when --eval_freq is on (from the evaluation watcher's ``Measured`` events)
 
 The watcher keeps each curve's whole history and sends it whole, so a dropped update or a
@@ -12,11 +13,10 @@ restarted server only delays a point, never loses it.
 """
 from __future__ import annotations
 
-import time
 import warnings
 
 from ..config import Config
-from ..events import EpochEnded, Measured, Position, RunEnded, RunStarted, StepEnded
+from ..events import LossesLogged, Measured, Position, RunEnded, RunStarted, StepEnded
 from .visdom_sender import VisdomSender, server_answers, server_url
 from .visuals import grid_columns, images_to_array, visuals_to_images
 
@@ -29,33 +29,21 @@ class VisdomWatcher:
         self.probe_timeout, self.request_timeout = probe_timeout, request_timeout
         self.sender: VisdomSender | None = None
         self.curves: dict[str, tuple[list[float], list[float]]] = {}
-        self._sums: dict[str, float] = {}
-        self._count = 0
-        self._last_time = 0.0
-        self._kid: float | None = None         # the latest KID measured
-        self._last_kid: float | None = None    # the latest KID sent
 
     def __call__(self, event) -> None:
         if isinstance(event, RunStarted):
             self._connect(event)
         elif self.sender is None:
             return
+        elif isinstance(event, LossesLogged):
+            points = {f"loss_{name}": value for name, value in event.means.items()}
+            self._send_curves(event.position, {**points, "throughput": event.throughput,
+                                               "learning_rate": event.learning_rate})
         elif isinstance(event, Measured) and isinstance(event.values.get("KID"), (int, float)):
-            self._kid = float(event.values["KID"])
-        elif isinstance(event, StepEnded):
-            for name, value in event.losses.items():
-                self._sums[name] = self._sums.get(name, 0.0) + float(value)
-            self._count += 1
-            t = self.cfg.train
-            if event.position.step % t.print_freq == 0:
-                self._send_curves(event.position, event.learning_rate)
-            if event.position.step % t.display_freq == 0:
-                self._send_visuals(event.position, event.images)
-        elif isinstance(event, EpochEnded) and self._count:
-            self._send_curves(event.position, None)
+            self._send_curves(event.position, {"KID": event.values["KID"]})
+        elif isinstance(event, StepEnded) and event.position.step % self.cfg.train.display_freq == 0:
+            self._send_visuals(event.position, event.images)
         elif isinstance(event, RunEnded):
-            if self._count:
-                self._send_curves(event.position, None)
             self._send_visuals(event.position, event.images)
             self.sender.close(wait=self.request_timeout + 2.0)
 
@@ -79,19 +67,11 @@ class VisdomWatcher:
             return
         env = t.display_env or started.run_dir.name
         self.sender = VisdomSender(url, env, timeout=self.request_timeout)
-        self._last_time = time.monotonic()
 
     # --- updates --------------------------------------------------------------------------
-    def _send_curves(self, position: Position, lr: float | None) -> None:
+    def _send_curves(self, position: Position, points: dict[str, float]) -> None:
+        """One point more on each named curve (x = the epoch fraction); the curves go out whole."""
         x = position.epoch_fraction
-        now = time.monotonic()
-        points = {f"loss_{name}": total / self._count for name, total in self._sums.items()}
-        points["throughput"] = self._count / max(now - self._last_time, 1e-6)
-        if lr is not None:
-            points["learning_rate"] = lr
-        if self._kid is not None and self._kid != self._last_kid:
-            self._last_kid = points["KID"] = self._kid
-        self._sums, self._count, self._last_time = {}, 0, now
         for window, value in points.items():
             xs, ys = self.curves.setdefault(window, ([], []))
             xs.append(x)
