@@ -42,7 +42,7 @@ from ..events import (CheckpointSaved, EpochEnded, EventBus, LossesLogged, Measu
 from ..loss_log import LossLog
 from ..precision import describe_precision
 from ..runfolder import RunFolder
-from .compile import report_first_call, should_compile
+from .compile import compile_choice, report_first_call
 from .distributed import (DistInfo, all_reduce_losses, barrier, gather_objects, init_distributed, print_main,
                           shutdown_distributed)
 from .memory import check_step_fits
@@ -211,7 +211,7 @@ def _prepare(cfg: Config, folder: RunFolder, events: EventBus, info: DistInfo, d
     # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
     schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
                              saved.get("schedule") if saved is not None else None)
-    compiled = entry.supports.compile and should_compile(cfg.train.compile, device, total_steps - progress.step)
+    compiled = entry.supports.compile and _choose_compile(cfg, device, total_steps - progress.step, info)
     if compiled:
         model.compile_networks()
     _describe(entry, cfg, model, folder, info, compiled)
@@ -256,6 +256,14 @@ def _planned_steps(cfg: Config, n_batches: int, info: DistInfo) -> int:
         raise UserError("--time is not supported with multi-process training yet (each process has its own "
                         "clock); give --n_epochs/--n_epochs_decay or --max-steps instead")
     return total_steps
+
+
+def _choose_compile(cfg: Config, device: torch.device, steps_left: int, info: DistInfo) -> bool:
+    """--compile; auto on a GPU says what it chose (from the planned steps, or the --time budget)."""
+    chosen, why = compile_choice(cfg.train.compile, device, steps_left, cfg.train.time_budget)
+    if cfg.train.compile == "auto" and device.type == "cuda" and info.is_main:
+        print(f"cyclegan-train: {why}", file=sys.stderr)
+    return chosen
 
 
 def _describe(entry, cfg: Config, model, run: RunFolder, info: DistInfo, compiled: bool) -> None:
