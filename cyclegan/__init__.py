@@ -5,9 +5,7 @@
     cfg.data.domainA, cfg.data.domainB = "forest", "abstract"
     result = train(cfg)
 """
-import sys
-import types
-
+from . import _old_paths
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .errors import UserError
 
@@ -26,15 +24,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")
 
 
-class _Package(types.ModuleType):
-    """``cyclegan.train`` is the function above, although a subpackage ``cyclegan/train/`` exists:
-    importing a subpackage binds its name on the parent, and this keeps the function's name
-    from being rebound to the module (``import cyclegan.train.loop`` still works as usual)."""
-
-    def __setattr__(self, name, value):
-        if name == "train" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
+_old_paths.install()   # cyclegan.train.* (the training subpackage's old name) for one more release

@@ -30,8 +30,8 @@ from .config import Config
 from .device import resolve_device
 from .nets import create_generator
 from .precision import Precision, describe_precision, resolve_precision
-from .train.cut_step import CUT
-from .train.cyclegan_step import CycleGAN
+from .training.cut_step import CUT
+from .training.cyclegan_step import CycleGAN
 from .models import CARDS, DEFAULT_MODEL, with_model_defaults
 
 MODELS = tuple(name for name, card in CARDS.items() if card.translates)   # the translators' steps are timed

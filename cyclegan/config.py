@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 
-D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/train/diff_augment.py)
+D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
 
 
 @dataclass

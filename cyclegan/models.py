@@ -5,7 +5,7 @@ which direction and which discriminator judges it, what the model supports, the 
 takes, the settings a bare ``--model NAME`` starts from, its recipes, its run name and what
 ``cyclegan-train`` says when it finishes. Inference, the report, sampling, config checks and the
 benchmarks read cards; none of them spells a model's name. How a model is *built and trained*
-lives above, in the training registry (``cyclegan.train.registry``: name -> step class, dataset).
+lives above, in the training registry (``cyclegan.training.registry``: name -> step class, dataset).
 
 This module imports only config and errors, so every layer may read it.
 """

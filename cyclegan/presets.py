@@ -17,7 +17,7 @@ from .data.domains import datasets_root
 from .errors import UserError
 from .reference_options import apply_suffix, translate_reference_options
 from .runfolder import RunFolder
-from .train.loop import run_name
+from .training.loop import run_name
 from .models import CARDS, DEFAULT_MODEL, ModelCard, resolve_model
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
@@ -139,7 +139,7 @@ def _resumed_run(given: dict[str, Any], card: ModelCard, is_demo: bool):
 
 
 def _architecture_of(saved) -> dict[str, Any]:
-    """The settings that shape a run's saved networks and pools (train/resume.py compares them)."""
+    """The settings that shape a run's saved networks and pools (training/resume.py compares them)."""
     own = {key: value for key, value in vars(saved.model).items() if key not in ("model", "init_type", "init_gain")}
     own["crop_size"] = saved.data.crop_size
     return own

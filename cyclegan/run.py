@@ -1,6 +1,6 @@
 """``train(config)``: the training loop with its audience attached.
 
-The loop (``cyclegan.train.run_training``) only announces events; this function subscribes the
+The loop (``cyclegan.training.run_training``) only announces events; this function subscribes the
 watchers a run gets from its model's declaration and its config: DCGAN sample grids, KID
 evaluation (--eval_freq), the HTML report (always), the visdom dashboard (--display auto|visdom),
 TensorBoard (--display tensorboard) and Weights & Biases (--use_wandb).
@@ -28,7 +28,7 @@ from .report.tensorboard_watch import TensorBoardWatcher
 from .report.visdom_watch import VisdomWatcher
 from .report.wandb_watch import WandbWatcher
 from .runfolder import RunFolder
-from .train import TrainResult, model_entry, run_name, run_training
+from .training import TrainResult, model_entry, run_name, run_training
 
 # Watchers a model can declare by name (ModelEntry.watchers).
 DECLARED_WATCHERS: dict[str, Callable[[], object]] = {

@@ -36,7 +36,7 @@ from cyclegan.metrics_digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, buil
                                      nearest_distances, write_digit_folder)
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample
 from cyclegan import train
-from cyclegan.train.dcgan_step import DCGAN
+from cyclegan.training.dcgan_step import DCGAN
 
 
 def digits_config(folder: Path, runs: Path, args) -> Config:

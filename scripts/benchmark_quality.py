@@ -42,7 +42,7 @@ from cyclegan.errors import UserError  # noqa: E402
 from cyclegan.nets import GENERATORS, UPSAMPLING  # noqa: E402
 from cyclegan.presets import RECIPES, recipe_settings  # noqa: E402
 from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
-from cyclegan.train.known_answer import benchmark_config, run_benchmark  # noqa: E402
+from cyclegan.training.known_answer import benchmark_config, run_benchmark  # noqa: E402
 
 PROG = "benchmark_quality"
 
@@ -142,7 +142,7 @@ def _run(args) -> int:
 
 def _time_steps(s: BenchmarkSettings, n: int, as_json: bool) -> int:
     """Seconds per training step of these settings, on random images of the benchmark's size."""
-    from cyclegan.train.registry import model_entry
+    from cyclegan.training.registry import model_entry
     cfg = benchmark_config(s, Path("A"), Path("B"), Path("runs"))
     model = model_entry(s.model).build(cfg, torch.device(s.device), 0)
     shape = (s.batch_size, 3, s.crop_size, s.crop_size)

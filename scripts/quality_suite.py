@@ -88,7 +88,7 @@ def run_job(spec: dict) -> dict:
     from cyclegan.eval.score import evaluation_translator
     from cyclegan.presets import plan_training
     from cyclegan.runfolder import RunFolder
-    from cyclegan.train.loop import run_training
+    from cyclegan.training.loop import run_training
 
     torch.set_num_threads(spec["threads"])
     out = Path(spec["dir"])

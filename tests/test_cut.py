@@ -20,8 +20,8 @@ from cyclegan.losses import patch_nce_loss
 from cyclegan.nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features
 from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.presets import plan_training
-from cyclegan.train import run_training
-from cyclegan.train.cut_step import CUT, build_generator as build_cut_generator
+from cyclegan.training import run_training
+from cyclegan.training.cut_step import CUT, build_generator as build_cut_generator
 from cyclegan.models import model_card
 from cyclegan.translate import Translator
 
@@ -268,7 +268,7 @@ def test_fastcut_under_time_keeps_its_150_plus_50_split_and_finishes_its_schedul
     """--model fastcut --time: the rate is constant for three quarters of the clock (FastCUT's 150 + 50
     epochs), then falls towards zero, and the run ends before its deadline and translates the test split.
     A clock that ticks 1 s per step makes the step count exact."""
-    from cyclegan.train import schedule as schedule_module
+    from cyclegan.training import schedule as schedule_module
 
     class Clock:
         t = 0.0

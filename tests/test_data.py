@@ -310,7 +310,7 @@ def test_a_loader_left_open_does_not_keep_the_interpreter_from_exiting(photo_dom
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         from conftest import tiny_config
         from cyclegan.data.unaligned import RunLoader
-        from cyclegan.train.registry import model_entry
+        from cyclegan.training.registry import model_entry
         cfg = tiny_config({str(domain_A)!r}, {str(domain_B)!r}, {str(tmp_path)!r})
         loader = RunLoader(model_entry("cyclegan").dataset(cfg), batch_size=1, seed=0, shuffle=True, num_workers=2)
         next(iter(loader.for_epoch(1)))

@@ -22,7 +22,7 @@ from cyclegan.errors import UserError
 from cyclegan.nets.dcgan import DCGANDiscriminator, DCGANGenerator, create_dcgan
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
 from cyclegan import train
-from cyclegan.train.dcgan_step import DCGAN
+from cyclegan.training.dcgan_step import DCGAN
 from cyclegan.loss_log import read_log
 
 ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
@@ -215,7 +215,7 @@ def test_an_epoch_skips_its_last_partial_batch_but_never_all_batches(photo_domai
     """Batch norm on a leftover batch of a few images gives a noisy step: DCGAN epochs drop it
     (12 images at batch 5: 2 steps, not 3); CycleGAN keeps every batch, like the reference."""
     from cyclegan.data.unaligned import batches_per_epoch
-    from cyclegan.train.registry import model_entry
+    from cyclegan.training.registry import model_entry
     _, domain_A, _ = photo_domains
     cfg = tiny_dcgan_config(domain_A, tmp_path, n_epochs=2)
     cfg.data.batch_size = 5

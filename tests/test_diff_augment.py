@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from cyclegan.config import Config
-from cyclegan.train.dcgan_step import DCGAN
-from cyclegan.train.diff_augment import discriminator_augment, translate
+from cyclegan.training.dcgan_step import DCGAN
+from cyclegan.training.diff_augment import discriminator_augment, translate
 
 
 def find_offset(original: torch.Tensor, shifted: torch.Tensor, max_shift: int) -> tuple[int, int]:

@@ -21,8 +21,8 @@ from cyclegan.events import (CheckpointSaved, EpochEnded, EventBus, LossesLogged
                              StepEnded)
 from cyclegan.loss_log import read_log
 from cyclegan.runfolder import RunFolder
-from cyclegan.train import run_training
-from cyclegan.train.registry import check_supported, model_entry
+from cyclegan.training import run_training
+from cyclegan.training.registry import check_supported, model_entry
 
 CLI = [sys.executable, "-m", "cyclegan.cli.train"]
 TINY = ["--ngf", "8", "--ndf", "8", "--netG", "resnet_6blocks", "--load_size", "36", "--crop_size", "32",
@@ -246,8 +246,8 @@ def test_sigterm_to_the_process_group_saves_and_exits_130(photo_domains, tmp_pat
 
 def test_the_memory_estimate_grows_with_the_square_of_the_size_and_names_a_size_that_fits():
     from cyclegan.config import Config
-    from cyclegan.train.cyclegan_step import CycleGAN
-    from cyclegan.train.memory import check_step_fits, step_bytes
+    from cyclegan.training.cyclegan_step import CycleGAN
+    from cyclegan.training.memory import check_step_fits, step_bytes
     cfg = Config()
     cfg.model.ngf = cfg.model.ndf = 8
     model = CycleGAN(cfg, torch.device("cpu"))

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from cyclegan.config import Config
 from cyclegan.errors import UserError
 from cyclegan.losses import GANLoss
-from cyclegan.train.cyclegan_step import CycleGAN
+from cyclegan.training.cyclegan_step import CycleGAN
 
 
 def tiny_model(**train) -> CycleGAN:

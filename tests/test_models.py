@@ -9,7 +9,7 @@ from conftest import tiny_config
 from cyclegan import train
 from cyclegan.models import CARDS, ModelCard, Supports, model_card
 from cyclegan.precision import resolve_precision
-from cyclegan.train.registry import BUILDERS, register
+from cyclegan.training.registry import BUILDERS, register
 
 
 class ToyStep:

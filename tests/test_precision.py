@@ -8,8 +8,8 @@ from cyclegan.checkpoint import bare_state_dict
 from cyclegan.config import Config
 from cyclegan.errors import UserError
 from cyclegan.precision import cpu_has_fast_bf16, resolve_precision
-from cyclegan.train.compile import should_compile
-from cyclegan.train.cyclegan_step import CycleGAN
+from cyclegan.training.compile import should_compile
+from cyclegan.training.cyclegan_step import CycleGAN
 
 CPU = torch.device("cpu")
 
@@ -87,7 +87,7 @@ def test_compile_auto_only_on_cuda_for_long_runs():
 
 def test_the_first_compiled_step_is_quiet_and_reported_in_one_line():
     import warnings
-    from cyclegan.train.compile import report_first_call
+    from cyclegan.training.compile import report_first_call
     said, calls = [], []
 
     def step(batch):   # what torch.compile's first call does: warnings with source lines
@@ -106,7 +106,7 @@ def test_the_first_compiled_step_is_quiet_and_reported_in_one_line():
 
 
 def test_compile_auto_under_time_decides_from_the_budget_and_says_why():
-    from cyclegan.train.compile import compile_choice
+    from cyclegan.training.compile import compile_choice
     cuda = torch.device("cuda")
     chosen, why = compile_choice("auto", cuda, 10 ** 6, time_budget=120)   # a 2-minute budget: not repaid
     assert not chosen and "too short" in why and "2 min" in why

@@ -4,7 +4,7 @@ import torch
 
 from cyclegan.config import Config
 from cyclegan.metrics_digits import load_digit_images
-from cyclegan.train.dcgan_step import DCGAN, r1_penalty
+from cyclegan.training.dcgan_step import DCGAN, r1_penalty
 
 
 def test_the_penalty_is_the_squared_gradient_of_the_logit_and_is_differentiable():

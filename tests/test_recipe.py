@@ -13,7 +13,7 @@ from cyclegan.nets import create_generator, init_weights
 from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.presets import RECIPES, plan_training
 from cyclegan.runfolder import STATE_FILE
-from cyclegan.train.cyclegan_step import CycleGAN
+from cyclegan.training.cyclegan_step import CycleGAN
 
 
 def images(n=2, side=32, seed=0):

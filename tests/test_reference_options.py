@@ -16,7 +16,7 @@ from cyclegan.errors import UserError
 from cyclegan.presets import plan_training
 from cyclegan.reference_options import TRAIN_OPTIONS, options_table, translate_reference_options
 from cyclegan.runfolder import RunFolder
-from cyclegan.train import learning_rate
+from cyclegan.training import learning_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "cyclegan.cli.train"]

@@ -9,8 +9,8 @@ from cyclegan.checkpoint import load_torch_file
 from cyclegan.errors import UserError
 from cyclegan.loss_log import read_log
 from cyclegan.runfolder import STATE_FILE
-from cyclegan.train import schedule as schedule_module
-from cyclegan.train.schedule import EpochSchedule, TimeSchedule, parse_duration
+from cyclegan.training import schedule as schedule_module
+from cyclegan.training.schedule import EpochSchedule, TimeSchedule, parse_duration
 
 
 class FakeClock:

@@ -15,10 +15,10 @@ from cyclegan.runfolder import STATE_FILE
 from cyclegan.config import Config
 from cyclegan.errors import UserError
 from cyclegan import train
-from cyclegan.train import learning_rate
+from cyclegan.training import learning_rate
 from cyclegan.data.images import load_rgb
 from cyclegan.data.transforms import to_tensor
-from cyclegan.train.cyclegan_step import CycleGAN
+from cyclegan.training.cyclegan_step import CycleGAN
 from cyclegan.loss_log import read_log
 from cyclegan.generators import load_generator
 

@@ -10,7 +10,7 @@ from cyclegan.config import Config
 from cyclegan.errors import UserError
 from cyclegan.nets import create_generator
 from cyclegan.nets.spec import infer_generator_spec
-from cyclegan.train.cyclegan_step import build_generators
+from cyclegan.training.cyclegan_step import build_generators
 from cyclegan.translate import Translator
 
 UNET_KEYS = Path(__file__).parent / "data" / "reference_unet_keys.txt"

@@ -18,9 +18,9 @@ from ..report import DISPLAY_CHOICES
 from ..report.test_split import test_split_change
 from ..eval.collapse_watch import STILL_IDENTITY
 from ..run import train
-from ..train.known_answer import score_known_answer
-from ..train.schedule import parse_duration
-from ..train.registry import model_entry, model_names
+from ..training.known_answer import score_known_answer
+from ..training.schedule import parse_duration
+from ..training.registry import model_entry, model_names
 from .common import Parser, add_option, run_cli
 
 try:

@@ -1,6 +1,6 @@
 """``run_training(config, events)``: the training loop, read top to bottom.
 
-Per step: ask the schedule (``train/schedule.py``: by epochs, or by the clock with --time) for
+Per step: ask the schedule (``training/schedule.py``: by epochs, or by the clock with --time) for
 the learning rate, train, log; per epoch: save. The schedule also says when the run is finished
 and, early on, how long it will take. A full training state (the schedule's included) is saved
 every --save_latest_freq iterations, at each epoch end, at the end and on Ctrl-C, so a run that
@@ -12,7 +12,7 @@ The loop announces the moments of the run on an ``EventBus`` (``cyclegan/events.
 nothing of who listens: ``cyclegan.train`` (``cyclegan/run.py``) subscribes the report, the
 dashboards and evaluation. Each line of the loss log is announced with its means (``LossesLogged``),
 so the dashboards plot the log's own numbers. The model is whatever the registry builds for ``--model``; the loop
-reads its declaration (``train/registry.py``) and never probes it.
+reads its declaration (``training/registry.py``) and never probes it.
 """
 from __future__ import annotations
 
@@ -295,7 +295,7 @@ class _Training:
     folder: RunFolder
     info: DistInfo
     model: Any                      # what the registry built for --model; the loop reads its declaration
-    schedule: Any                   # train/schedule.py: by epochs, or by the clock with --time
+    schedule: Any                   # training/schedule.py: by epochs, or by the clock with --time
     progress: Progress
     log: LossLog
     loader: RunLoader
