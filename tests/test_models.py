@@ -99,3 +99,18 @@ def test_an_option_of_another_model_is_refused_by_name(toy_model):
         else:
             with pytest.raises(UserError, match=f"--{option} is a --model"):
                 resolve_model(given)
+
+
+def test_help_lists_shared_options_then_one_group_per_model_from_the_cards():
+    from cyclegan.cli.train import build_parser
+    parser = build_parser()
+    groups = {group.title: {action.dest for action in group._group_actions} for group in parser._action_groups}
+    for card in CARDS.values():
+        for option in card.options:
+            owners = " | ".join(c.name for c in CARDS.values() if option in c.options)
+            assert option in groups[f"--model {owners} only"], (option, owners)
+    shared = set().union(*(dests for title, dests in groups.items() if not title.startswith("--model")))
+    assert not shared & {o for card in CARDS.values() for o in card.options}
+    assert {"domainA", "lr", "ngf", "time_budget"} <= shared
+    titles = list(groups)
+    assert titles.index("--model cyclegan only") > titles.index("training")   # shared first, then the models

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..models import CARDS
 from ..config import D_AUGMENTATIONS, default_workers
 from ..nets import GENERATORS, UPSAMPLING
 from ..presets import RECIPES, plan_training
@@ -56,7 +57,26 @@ def build_parser() -> Parser:
     for add_section in (_data_options, _model_options, _training_options, _cut_options, _output_options,
                         _dashboard_options, _demo_options):
         add_section(p)
+    _group_by_model(p)
     return p
+
+
+def _group_by_model(p: Parser) -> None:
+    """--help: the shared options first, then one group per model, from the cards: an option that
+    only some models take (their card's ``options``) is listed under them, not among the shared."""
+    by_owners: dict[tuple[str, ...], list] = {}
+    # argparse keeps its groups' actions in private lists: moving an action between them only
+    # changes where --help lists it, not how it parses
+    for group in list(p._action_groups):
+        for action in list(group._group_actions):
+            owners = tuple(card.name for card in CARDS.values() if action.dest in card.options)
+            if owners:
+                group._group_actions.remove(action)
+                by_owners.setdefault(owners, []).append(action)
+    order = list(CARDS)   # the cards' order; options of several models after those of one
+    for owners in sorted(by_owners, key=lambda names: (len(names) > 2, order.index(names[0]))):
+        model_group = p.add_argument_group(f"--model {' | '.join(owners)} only")
+        model_group._group_actions.extend(by_owners[owners])
 
 
 def _data_options(p: Parser) -> None:
@@ -166,7 +186,7 @@ def _training_options(p: Parser) -> None:
 
 def _cut_options(p: Parser) -> None:
     """CUT and FastCUT's own options, spelled as in the public CUT code."""
-    cut = p.add_argument_group("CUT and FastCUT (--model cut | fastcut; the public code's options, docs/CUT.md)")
+    cut = p.add_argument_group("CUT and FastCUT (the public code's options, docs/CUT.md)")
     add_option(cut, "--CUT_mode", help="CUT or FastCUT: with --model cut, the same as --model cut | fastcut")
     add_option(cut, "--lambda_GAN", type=float, help="adversarial loss weight (default 1)")
     add_option(cut, "--lambda_NCE", type=float, help="PatchNCE weight (default 1 for CUT, 10 for FastCUT)")
