@@ -30,7 +30,7 @@ from PIL import Image, UnidentifiedImageError
 from cyclegan.progress import progress_bar
 from .checkpoint import atomic_write_bytes
 from .data.images import is_image_file
-from .errors import UserError
+from .errors import NO_ROOM, UserError, WriteFailed
 from .images import FORMATS, attach_alpha, encode, side_by_side, upright
 from .locks import hold_lock
 from .translate import Translator, prepare_image
@@ -212,6 +212,9 @@ def _translate_plan(translator: Translator, plan: FilePlan, with_input: bool, pr
                 atomic_write_bytes(target, encode(translated, plan.fmt))
                 result.written.append(target)
             except OSError as exc:
+                if getattr(exc, "errno", None) in NO_ROOM:   # every file after it would fail the same way
+                    raise WriteFailed(target, exc, f"run the same command with --overwrite ({len(result.written)} "
+                                                   "translations were written before it)") from None
                 skip(source, f"cannot write {target} ({exc.strerror or exc})")
         bar.update(len(batch))
 

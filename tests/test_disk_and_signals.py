@@ -139,6 +139,16 @@ def test_eval_save_translations_on_a_full_disk(runs, tmp_path):
     assert not [p for p in (tmp_path / "out" / "AtoB").iterdir()]   # no torn PNG left behind
 
 
+def test_translate_on_a_full_disk_stops_at_the_first_file(runs, photo_domains, tmp_path):
+    _, domain_A, _ = photo_domains
+    done = run_with_file_limit(command("translate", str(domain_A / "test"), "--checkpoint", str(runs / "cyc"),
+                                       "-o", "out", "--device", "cpu"), 1_000, tmp_path)
+    line = one_error_line(done, "cyclegan-translate")   # not one "skipped" line per remaining file
+    assert "disk full while writing out/" in line and "--overwrite" in line
+    assert "skipped" not in done.stderr
+    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix == ".png" or p.name.endswith(".tmp")]
+
+
 @pytest.mark.parametrize("tool", ["sample", "eval"])
 def test_an_output_folder_under_a_file_is_one_line(runs, tmp_path, tool):
     """What a read-only folder gets, tested as root can be refused: a path under a regular file."""
