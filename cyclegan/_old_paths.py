@@ -15,6 +15,7 @@ import types
 import warnings
 
 OLD, NEW = "cyclegan.train", "cyclegan.training"
+MOVED = {"cyclegan.train.known_answer": "cyclegan.quality.known_answer"}   # left training with the rename
 
 
 class _CallableOldPackage(types.ModuleType):
@@ -52,7 +53,7 @@ class OldPathFinder(importlib.abc.MetaPathFinder):
     def find_spec(self, fullname, path=None, target=None):
         if fullname != OLD and not fullname.startswith(OLD + "."):
             return None
-        new_name = NEW + fullname[len(OLD):]
+        new_name = MOVED.get(fullname, NEW + fullname[len(OLD):])
         return importlib.util.spec_from_loader(fullname, _OldPathLoader(new_name), is_package=fullname == OLD)
 
 

@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/bench_models_interleaved.py --sizes 64 128 256 --rounds 3
 
 Builds the three models with their published settings (resnet_9blocks, width 64, the known-answer
-benchmark's config: ``cyclegan.training.known_answer.benchmark_config``) in one process and
+benchmark's config: ``cyclegan.quality.known_answer.benchmark_config``) in one process and
 alternates their iterations, one of each per round, after one untimed round. Whatever else the
 machine does then slows all three alike, so the ratios hold where ``cyclegan-bench``'s separate
 processes, run one after the other, would see different loads. Prints the median seconds per
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a chec
 import torch  # noqa: E402
 
 from cyclegan.eval.benchmark import BenchmarkSettings  # noqa: E402
-from cyclegan.training.known_answer import benchmark_config  # noqa: E402
+from cyclegan.quality.known_answer import benchmark_config  # noqa: E402
 from cyclegan.training.registry import model_entry  # noqa: E402
 
 MODEL_NAMES = ("cyclegan", "cut", "fastcut")

@@ -42,7 +42,7 @@ from cyclegan.errors import UserError  # noqa: E402
 from cyclegan.nets import GENERATORS, UPSAMPLING  # noqa: E402
 from cyclegan.presets import RECIPES, recipe_settings  # noqa: E402
 from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
-from cyclegan.training.known_answer import benchmark_config, run_benchmark  # noqa: E402
+from cyclegan.quality.known_answer import benchmark_config, run_benchmark  # noqa: E402
 
 PROG = "benchmark_quality"
 

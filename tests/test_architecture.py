@@ -62,9 +62,11 @@ def under(module: str, *areas: str) -> bool:
 RULES = [  # (whose imports, may not import, why)
     (lambda m: not under(m, "cli"), ("cli",), "the library imports the command line"),
     (lambda m: under(m, "nets"), ("data", "training"), "networks import data or training"),
-    (lambda m: under(m, "translate", "export", "sample", "report", "eval"), ("training",),
+    (lambda m: under(m, "translate", "export", "sample", "report", "eval"), ("training", "quality"),
      "inference, report or evaluation imports training"),
     (lambda m: under(m, "scrape", "datasets_tools"), ("nets", "training"), "acquisition imports networks or training"),
+    (lambda m: under(m, "training"), ("report", "eval", "quality", "run", "presets"),
+     "training imports the report, evaluation or composition above it"),
     (lambda m: under(m, "models"), ("data", "nets", "training", "report", "eval", "run", "presets", "translate",
                                     "generators", "runfolder", "checkpoint"), "the model cards import more than config"),
     (lambda m: under(m, "events", "runfolder", "config", "errors", "checkpoint", "loss_log", "models"),

@@ -8,7 +8,7 @@ import pytest
 
 from cyclegan.errors import UserError
 from cyclegan.eval.benchmark import BenchmarkSettings
-from cyclegan.training.known_answer import run_benchmark
+from cyclegan.quality.known_answer import run_benchmark
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "benchmark_quality.py"
 TINY = dict(ngf=8, ndf=8, demo_size=40, crop_size=32, n_train=12, n_test=4)
@@ -73,7 +73,7 @@ def test_fastcut_trains_on_the_known_answer_with_its_own_schedule(tmp_path):
     """--model fastcut: FastCUT's published settings (at tiny width), its 150 + 50 schedule split,
     and its one generator scored, from the same step 0 as the run itself."""
     from cyclegan.config import Config
-    from cyclegan.training.known_answer import benchmark_config
+    from cyclegan.quality.known_answer import benchmark_config
     def schedule(model):   # 48 steps of 12 images: 4 epochs
         cfg = benchmark_config(BenchmarkSettings(model=model, steps=48, **TINY), Path("A"), Path("B"), tmp_path)
         return cfg.train.n_epochs, cfg.train.n_epochs_decay

@@ -19,7 +19,7 @@ from ..report import DISPLAY_CHOICES
 from ..report.test_split import test_split_change
 from ..eval.collapse_watch import STILL_IDENTITY
 from ..run import train
-from ..training.known_answer import score_known_answer
+from ..quality.known_answer import score_known_answer
 from ..training.schedule import parse_duration
 from ..training.registry import model_entry, model_names
 from .common import Parser, add_option, run_cli

@@ -4,5 +4,5 @@
     score.py      score_folders, paired_folders, score_run
     lpips.py      LPIPS when its weights are already on this machine
     kid_watch.py  --eval_freq: KID during training, best_net_*.pth
-    benchmark.py  the known-answer benchmark's settings and scoring (its training: training/known_answer.py)
+    benchmark.py  the known-answer benchmark's settings and scoring (its training: quality/known_answer.py)
 """

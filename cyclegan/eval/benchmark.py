@@ -1,5 +1,5 @@
 """The known-answer benchmark's settings, results and scoring (the training half lives in
-``cyclegan.training.known_answer.run_benchmark``: evaluation imports no training code).
+``cyclegan.quality.known_answer.run_benchmark``: evaluation imports no training code).
 
 Domain A is crops of the bundled photos, domain B crops of *other* regions through the demo's
 fixed stylisation (``cyclegan.data.demo.stylise``), and B's test images are the exact stylised

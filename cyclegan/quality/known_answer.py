@@ -29,9 +29,9 @@ from ..report.html_report import write_report
 from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
 from ..translate import Translator
-from .loop import run_training
+from ..training.loop import run_training
 from ..models import CARDS, with_model_defaults
-from .registry import model_entry
+from ..training.registry import model_entry
 
 CHUNK_STEPS = 25
 
