@@ -53,7 +53,7 @@ def watched_run(photo_domains, tmp_path_factory):
         yield port, "browser_test", result.run_dir
     finally:
         process.terminate()
-        process.wait(10)
+        process.communicate(timeout=10)   # waits, and closes the stderr pipe
 
 
 def test_dashboard_renders_loss_plots_and_the_visuals(watched_run, tmp_path):

@@ -46,6 +46,16 @@ def start_dashboard(port: int, env_path, timeout: float = 120.0) -> subprocess.P
     return process
 
 
+def stop_dashboard(process: subprocess.Popen) -> None:
+    """Stop it and close its pipes (communicate reads them to the end), so nothing stays open."""
+    process.terminate()
+    try:
+        process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+
+
 @pytest.fixture(scope="module")
 def dashboard(tmp_path_factory):
     pytest.importorskip("visdom", reason="visdom is not installed (CI installs it with .ci/install_dashboard.sh)")
@@ -53,8 +63,7 @@ def dashboard(tmp_path_factory):
     process = start_dashboard(port, tmp_path_factory.mktemp("visdom_env"))
     _SERVER["process"] = process  # the last test of this file stops it mid-use
     yield port
-    process.terminate()
-    process.wait(10)
+    stop_dashboard(process)
 
 
 def window_data(port: int, env: str) -> dict:
@@ -208,8 +217,7 @@ def test_a_server_that_dies_costs_one_warning_and_never_blocks(dashboard):
     while sender.stats.sent < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sender.stats.sent == 1 and not messages
-    _SERVER["process"].terminate()
-    _SERVER["process"].wait(10)
+    stop_dashboard(_SERVER["process"])
     started = time.monotonic()
     for _ in range(50):
         sender.submit(lambda vis: vis.text("after"))
