@@ -21,7 +21,7 @@ from .errors import UserError
 from .nets.spec import GeneratorSpec, infer_generator_spec
 from .runfolder import RunFolder, check_tag, find_latest_run, parse_weights_name
 
-from .models import DEFAULT_MODEL, DIRECTIONS, ModelCard, generator_nets, model_card
+from .models import DEFAULT_MODEL, DIRECTIONS, find_card, generator_nets, model_card
 
 # A weights file named by a network of the two-sided default model (latest_net_G_A.pth) says its
 # direction; a bare reference-style file (latest_net_G.pth) does not.
@@ -102,7 +102,7 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
 
     if config_run is not None:
         cfg = config_run.read_config()
-        card = _card_or_none(cfg.model.model)
+        card = find_card(cfg.model.model)
         if card is None or not card.translates:
             raise UserError(f"{config_run.path} is a --model {cfg.model.model} run, not a translator; "
                             "use cyclegan-sample for runs that draw from noise")
@@ -125,15 +125,8 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
 _ONE_GENERATOR = "G"   # a one-sided run's generator, and the reference's bare latest_net_G.pth
 
 
-def _card_or_none(name: str) -> ModelCard | None:
-    try:
-        return model_card(name)
-    except UserError:   # a model a newer version knows
-        return None
-
-
 def _one_sided(run: RunFolder) -> bool:
-    card = _card_or_none(run.read_config().model.model) if run.has_config() else None
+    card = run.card()
     return card is not None and card.one_sided
 
 

@@ -177,6 +177,14 @@ def model_card(name: str) -> ModelCard:
     raise UserError(f"--model {name}: choose one of {', '.join(CARDS)}")
 
 
+def find_card(name: str) -> ModelCard | None:
+    """The card of ``name``, or None for a model this version does not know (a newer version's run)."""
+    try:
+        return model_card(name)
+    except UserError:
+        return None
+
+
 def card_of(cfg: Config) -> ModelCard:
     """The card of the model a config trains (or a run's config.json trained)."""
     return model_card(cfg.model.model)

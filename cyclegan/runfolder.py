@@ -36,7 +36,7 @@ from torch import nn
 from .checkpoint import atomic_torch_save, bare_state_dict, load_network, load_torch_file
 from .config import Config
 from .errors import UserError, WriteFailed, writing
-from .models import ModelCard, generator_nets, model_card
+from .models import ModelCard, find_card, generator_nets
 
 CONFIG_FILE = "config.json"
 STATE_FILE = "latest_state.pth"
@@ -172,18 +172,14 @@ class RunFolder:
 
     def card(self) -> ModelCard | None:
         """The card of the model this run trained (None: no config.json, or a model this version does not know)."""
-        if not self.has_config():
-            return None
-        try:
-            return model_card(self.read_config().model.model)
-        except UserError:
-            return None
+        return find_card(self.read_config().model.model) if self.has_config() else None
 
-    def is_run(self, generator: str | None = None) -> bool:
+    def is_run(self, generator: str | None = None, card: ModelCard | None = None) -> bool:
         """A folder training wrote: a config and weights of ``generator`` (default: the network that
-        makes the images in its model's card: the A -> B translator, or the DCGAN's generator)."""
+        makes the images in its model's card, ``card`` when the caller has read it: the A -> B
+        translator, or the DCGAN's generator)."""
         if generator is None:
-            card = self.card()
+            card = card or self.card()
             generator = card.generator if card is not None else None
         return self.has_config() and generator is not None and any(self.path.glob(f"*_net_{generator}.pth"))
 
@@ -429,7 +425,9 @@ def find_latest_run(checkpoints_dir: Path | str = "checkpoints", translators: bo
     (``translators``: only runs of models that translate)."""
     root = Path(checkpoints_dir)
     runs = [RunFolder(p) for p in root.iterdir() if p.is_dir()] if root.is_dir() else []
-    runs = [run for run in runs if run.is_run() and (not translators or run.card().translates)]
+    cards = {run: run.card() for run in runs}   # each run's config.json read once
+    runs = [run for run, card in cards.items()
+            if card is not None and run.is_run(card=card) and (not translators or card.translates)]
     if not runs:
         raise UserError(f"no training run found under {root}/ (a run folder has config.json and "
                         "latest_net_G_A.pth); pass --checkpoint RUN_FOLDER or a generator .pth file")

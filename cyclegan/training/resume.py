@@ -16,7 +16,7 @@ from ..config import Config, ModelConfig
 from ..config_checks import option
 from ..errors import UserError
 from ..runfolder import RunFolder
-from ..models import model_card
+from ..models import find_card
 
 # Model settings that only shape the first, random weights: a resumed run loads its own.
 INIT_ONLY = ("init_type", "init_gain")
@@ -56,17 +56,13 @@ def differences(saved: Config, given: Config) -> list[tuple[str, str, str]]:
 
 
 def _translates(name: str) -> bool:
-    try:
-        return model_card(name).translates
-    except UserError:   # a model a newer version knows
-        return True
+    card = find_card(name)
+    return card.translates if card is not None else True   # a model a newer version knows
 
 
 def _model_name(name: str) -> str:
-    try:
-        return model_card(name).name
-    except UserError:   # a model a newer version knows: compare it as spelled
-        return name
+    card = find_card(name)
+    return card.name if card is not None else name   # a model a newer version knows: compare it as spelled
 
 
 def _warn_unknown_settings(saved_settings: dict, run: RunFolder) -> None:
