@@ -78,12 +78,27 @@ def job_dir(work: Path, recipe: str, pair: str, seed: int) -> Path:
     return work / "jobs" / f"{pair}-s{seed}-{recipe}"
 
 
+def build_pair(spec: dict) -> tuple[float, Path, Path]:
+    """Build (or find built) one known-answer pair's domains for a job; returns (strength, A, B).
+
+    The parent builds every pair before the first job starts: jobs of one pair run side by side and
+    would otherwise build the same folder at once (one reads a half-written folder and fails)."""
+    from cyclegan.data.demo import build_demo_domains
+    from cyclegan.data.known_pairs import known_pair
+    pair = known_pair(spec["pair"])
+    strength = pair.strength(spec["seed"])
+    size = spec["size"]
+    domain_A, domain_B = build_demo_domains(Path(spec["work"]) / "pairs" / f"{pair.name}-s{spec['seed']}-{size}",
+                                            crop_size=size, n_train=spec["n_train"], n_test=spec["n_test"],
+                                            seed=spec["seed"], transform=pair.bound(strength),
+                                            transform_id=f"{pair.name}:{strength}")
+    return strength, domain_A, domain_B
+
+
 def run_job(spec: dict) -> dict:
     """Train one recipe on one pair for the clock budget and translate the test photos (in this process)."""
     import torch
-    from cyclegan.data.demo import build_demo_domains
     from cyclegan.data.images import list_images, load_rgb
-    from cyclegan.data.known_pairs import known_pair
     from cyclegan.eval.real_pair import resize_short
     from cyclegan.eval.score import evaluation_translator
     from cyclegan.presets import plan_training
@@ -97,12 +112,7 @@ def run_job(spec: dict) -> dict:
     if spec["pair"] == REAL:
         options.update(dataroot=spec["dataroot"], preprocess="resize_and_crop", load_size=round(size * 286 / 256))
     else:
-        pair = known_pair(spec["pair"])
-        strength = pair.strength(spec["seed"])
-        domain_A, domain_B = build_demo_domains(Path(spec["work"]) / "pairs" / f"{pair.name}-s{spec['seed']}-{size}",
-                                                crop_size=size, n_train=spec["n_train"], n_test=spec["n_test"],
-                                                seed=spec["seed"], transform=pair.bound(strength),
-                                                transform_id=f"{pair.name}:{strength}")
+        strength, domain_A, domain_B = build_pair(spec)
         options.update(domainA=str(domain_A), domainB=str(domain_B), preprocess="crop", load_size=size)
     options.update(crop_size=size, seed=spec["seed"], checkpoints_dir=str(out), name="run", num_threads=0,
                    progress=False, display="none", no_html=True, device="cpu", precision="fp32", compile="off",
@@ -163,7 +173,9 @@ def run_jobs(specs: list[dict], cores: list[int], log) -> None:
                 if process.poll() is not None:
                     del running[core]
                     if process.returncode != 0:
-                        failures.append(f"{spec['dir']} (exit {process.returncode}; see its log.txt)")
+                        last = (Path(spec["dir"]) / "log.txt").read_text(errors="replace").strip().splitlines()[-1:]
+                        failures.append(f"{spec['dir']} (exit {process.returncode}: {' '.join(last)!r}; "
+                                        "see its log.txt)")
     finally:
         for process, _ in running.values():
             process.terminate()
@@ -361,6 +373,8 @@ def _run(args, log) -> str:
               "n_test": args.n_test, "work": str(work), "dataroot": dataroot,
               "dir": str(job_dir(work, r, pair, seed))}
              for pair, seed, r in itertools.product(pairs, seeds, recipes)]   # a pair's recipes side by side
+    for spec in {(s["pair"], s["seed"]): s for s in specs if s["pair"] != REAL}.values():
+        build_pair(spec)
     run_jobs(specs, cores, log)
     if dataroot:
         args.dataroot = dataroot
