@@ -4,14 +4,17 @@
     cfg = Config()
     cfg.data.domainA, cfg.data.domainB = "forest", "abstract"
     result = train(cfg)
+
+``cfg.model`` holds the model's own options; ``use_model(cfg, "fastcut")`` switches the model.
 """
 from . import _old_paths
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .errors import UserError
+from .models import use_model
 
 __version__ = "0.1.0"
 
-__all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig", "UserError", "train", "__version__"]
+__all__ = ["Config", "DataConfig", "ModelConfig", "TrainConfig", "UserError", "train", "use_model", "__version__"]
 
 
 def __getattr__(name: str):

@@ -8,8 +8,10 @@ The CLI builds a ``Config`` from its flags; a notebook builds one directly:
     cfg.data.domainA, cfg.data.domainB = "forest", "abstract"
     train(cfg)
 
-Field names follow the reference implementation's option names (``lambda_A``, ``netG``,
-``n_epochs_decay``) so that users and saved configs speak one language.
+``cfg.model`` is the chosen model's options dataclass (``cyclegan.models``: ``CycleGANOptions``,
+``CUTOptions``, ``DCGANOptions``); ``use_model(cfg, "cut")`` switches it. Field names follow the
+reference implementation's option names (``lambda_A``, ``netG``, ``n_epochs_decay``) so that users
+and saved configs speak one language.
 """
 from __future__ import annotations
 
@@ -20,36 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .models import (CARDS, DEFAULT_MODEL, CycleGANOptions, ModelOptions, find_card,
+                     option_fields, options_for)
 
-D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
 
-
-@dataclass
-class ModelConfig:
-    model: str = "cyclegan"          # cyclegan | dcgan (unconditional baseline on domain A)
-    netG: str = "resnet_9blocks"
-    netD: str = "basic"
-    n_layers_D: int = 3
-    ngf: int = 64
-    ndf: int = 64
-    norm: str = "instance"
-    init_type: str = "normal"
-    init_gain: float = 0.02
-    use_dropout: bool = False        # the CycleGAN model runs its generators without dropout
-    upsample: str = "transpose"      # transpose (the reference) | resize: nearest x2 + 3x3 conv
-    input_nc: int = 3
-    output_nc: int = 3
-    # DCGAN only (Radford et al. defaults)
-    nz: int = 100                    # latent size
-    image_size: int = 64             # 32 | 64 | 128: one stage more or less per doubling
-    channels: int = 3                # 1 for grayscale domains
-    d_augment: str = "none"          # none | translation: DiffAugment on every image D sees
-    # CUT / FastCUT only (the public code's options and defaults; docs/CUT.md)
-    no_antialias: bool = False       # stride-2 convs instead of conv + blur-downsample (G and D)
-    no_antialias_up: bool = False    # transposed convs instead of blur-upsample + conv (G)
-    netF: str = "mlp_sample"         # mlp_sample | sample: the patch projection H
-    netF_nc: int = 256               # width of H's two-layer MLP
-    nce_layers: str = "0,4,8,12,16"  # generator layers (indices of G.model) PatchNCE compares
+# The chosen model's options: a dataclass from its card (cyclegan/models/), e.g. CycleGANOptions.
+# ``ModelConfig`` is the default model's, the name earlier versions used for the model section.
+ModelConfig = CycleGANOptions
 
 
 def default_workers() -> int:
@@ -61,7 +40,7 @@ def default_workers() -> int:
     return max(0, min(4, cores - 1))
 
 
-@dataclass
+@dataclass(slots=True)
 class DataConfig:
     domainA: str | None = None
     domainB: str | None = None
@@ -79,24 +58,11 @@ class DataConfig:
     max_dataset_size: int | None = None  # use at most this many images per domain (first by name)
 
 
-@dataclass
+@dataclass(slots=True)
 class TrainConfig:
     name: str | None = None          # default: <domainA>2<domainB>
     checkpoints_dir: str = "checkpoints"
     gan_mode: str = "lsgan"
-    lambda_A: float = 10.0
-    lambda_B: float = 10.0
-    lambda_identity: float = 0.5
-    r1_gamma: float = 0.0            # DCGAN only: R1 penalty on D's gradient at real images (0 = off)
-    # CUT / FastCUT only (--model cut's defaults; --model fastcut's preset changes some)
-    lambda_GAN: float = 1.0          # weight of the adversarial loss
-    lambda_NCE: float = 1.0          # weight of PatchNCE (10 for FastCUT)
-    nce_idt: bool = True             # PatchNCE on B -> G(B) too (CUT; not FastCUT)
-    nce_T: float = 0.07              # PatchNCE temperature
-    num_patches: int = 256           # patches sampled per layer
-    flip_equivariance: bool = False  # flip G's input at random and its features back (FastCUT)
-    nce_includes_all_negatives_from_minibatch: bool = False  # negatives from every image of the batch
-    pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
@@ -108,7 +74,6 @@ class TrainConfig:
     max_steps: int | None = None
     time_budget: float | None = None  # seconds: --time fits the whole lr schedule into this much training
     recipe: str = "paper"            # paper | fast: which preset the options started from (recorded)
-    cycle_warmup: float = 0.0        # share of the run over which the cycle loss weight rises from 0 (0 = the paper)
     ema: float = 0.0                 # decay of an average of the generators' weights, saved and translated (0 = off)
     save_latest_freq: int = 5000     # iterations
     save_epoch_freq: int = 5         # epochs
@@ -138,34 +103,46 @@ class TrainConfig:
 
 @dataclass
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelOptions = field(default_factory=lambda: options_for(DEFAULT_MODEL))   # the chosen model's options
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def flat(self) -> dict[str, Any]:
+        """Every setting by name, the sections merged (no name is in two sections)."""
+        return {**dataclasses.asdict(self.model), **dataclasses.asdict(self.data), **dataclasses.asdict(self.train)}
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Config":
-        """Rebuild from ``to_dict`` output; keys this version does not know are ignored."""
-        def build(kind, values):
-            known = {f.name for f in dataclasses.fields(kind)}
-            return kind(**{k: v for k, v in (values or {}).items() if k in known})
-        return cls(model=build(ModelConfig, data.get("model")),
-                   data=build(DataConfig, data.get("data")),
-                   train=build(TrainConfig, data.get("train")))
+        """Rebuild from ``to_dict`` output; keys this version does not know are ignored.
+
+        The model section becomes the model's options dataclass. Files of version 0.1 kept some
+        model options (``lambda_A``, ``nce_T``, ``r1_gamma``, ...) under ``train``: they move to the
+        model, and the options of other models that 0.1 wrote for every run are dropped."""
+        model_values = dict(data.get("model") or {})
+        train_values = dict(data.get("train") or {})
+        card = find_card(model_values.get("model", DEFAULT_MODEL))
+        kind = card.options_type if card else ModelOptions   # a newer version's model: its name only
+        options = option_fields(kind)
+        model_values = {**{k: v for k, v in train_values.items() if k in options}, **model_values}
+        model = kind(**{k: v for k, v in model_values.items() if k in options or k == "model"})
+        return cls(model=model, data=_known(DataConfig, data.get("data")), train=_known(TrainConfig, train_values))
 
     @staticmethod
     def unknown_keys(data: dict[str, Any]) -> list[str]:
-        """The settings in ``data`` that ``from_dict`` would drop, as ``section.key`` (``section``
-        for a whole section): what a newer version wrote and this one cannot use."""
-        kinds = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
-        unknown = [name for name in data if name not in kinds]
-        for name, kind in kinds.items():
+        """The settings in ``data`` that no model and no section of this version knows, as
+        ``section.key`` (``section`` for a whole section): what a newer version wrote and this one
+        cannot use. (Another model's options, which 0.1 wrote for every run, are known.)"""
+        any_model = {name for card in CARDS.values() for name in option_fields(card.options_type)} | {"model"}
+        known = {"model": any_model | _field_names(TrainConfig), "data": _field_names(DataConfig),
+                 "train": _field_names(TrainConfig) | any_model}
+        unknown = [name for name in data if name not in known]
+        for name, keys in known.items():
             values = data.get(name)
             if isinstance(values, dict):
-                known = {f.name for f in dataclasses.fields(kind)}
-                unknown += [f"{name}.{key}" for key in values if key not in known]
+                unknown += [f"{name}.{key}" for key in values if key not in keys]
         return unknown
 
     def save_json(self, path: Path) -> None:
@@ -175,3 +152,13 @@ class Config:
     @classmethod
     def load_json(cls, path: Path) -> "Config":
         return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _field_names(kind: type) -> set[str]:
+    return {f.name for f in dataclasses.fields(kind)}
+
+
+def _known(kind: type, values: dict[str, Any] | None):
+    """``kind`` built from the values it has fields for."""
+    names = _field_names(kind)
+    return kind(**{k: v for k, v in (values or {}).items() if k in names})

@@ -7,8 +7,9 @@ A bad number otherwise surfaces far from its cause: ``--ngf 0`` as a shape error
 convolution, ``--lr inf`` as NaN weights hours later, ``--seed 2**70`` as an overflow in torch,
 ``--n_layers_D 9`` on a 256 crop as a 0x0 feature map. Each rule below says what range an option
 takes and why; the message names the option as the command line spells it and the default to
-fall back on. ``RULES`` covers every numeric field of the config (tests check that a new field
-cannot slip past), and ``_check_sizes`` the rules that tie options together: the crop against
+fall back on. ``RULES`` covers every numeric field of the data and training sections, and each model's
+options declare their own ranges (``cyclegan.models.option``; tests check that no numeric field
+slips past), and ``_check_sizes`` the rules that tie options together: the crop against
 the load size, and the smallest image the generator and the PatchGAN can take.
 """
 from __future__ import annotations
@@ -16,14 +17,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
-from dataclasses import dataclass
 
-from .config import Config, DataConfig, ModelConfig, TrainConfig
+from .config import Config, DataConfig, TrainConfig
 from .errors import UserError
-from .models import model_card
+from .models import Rule, TranslatorOptions, card_of, option_fields
 
 MAX_IMAGE_SIDE = 8192          # px: one 8192^2 image already needs tens of GB of activations in a 64-wide generator
-MAX_WIDTH = 1024               # channels of the first layer (the paper uses 64)
 MAX_SEED = 2 ** 63 - 1         # torch.manual_seed's largest non-negative seed
 MAX_THREADS = 256              # data-loading worker processes
 UNET_NUM_DOWNS = {"unet_128": 7, "unet_256": 8}   # --netG -> stride-2 levels (cyclegan/nets/unet.py)
@@ -38,35 +37,9 @@ def option(field_name: str) -> str:
     return SPELLING.get(field_name, f"--{field_name}")
 
 
-@dataclass(frozen=True)
-class Rule:
-    """Allowed values: ``low`` <= v (< when ``low_open``) and v <= ``high`` (< when ``high_open``);
-    None is a valid value only when ``optional``. ``below`` replaces the message for a value under
-    ``low`` (the wording earlier versions used, which scripts and tests may match)."""
-    low: float | None = None
-    high: float | None = None
-    low_open: bool = False
-    high_open: bool = False
-    note: str = ""
-    below: str | None = None
-    optional: bool = False
-
-
-_FRACTION = dict(low=0, high=1, high_open=True)
+_FRACTION = dict(low=0, high=1, high_open=True)   # a share: 0 <= v < 1
 
 RULES: dict[str, dict[str, Rule]] = {
-    "model": {
-        "n_layers_D": Rule(1, 16, note="the PatchGAN's stride-2 layers; 3 gives the 70x70 PatchGAN"),
-        "ngf": Rule(1, MAX_WIDTH, note="the generator's width"),
-        "ndf": Rule(1, MAX_WIDTH, note="the discriminator's width"),
-        "init_gain": Rule(0, 100, low_open=True, note="the scale of the initial weights"),
-        "input_nc": Rule(1, 64, note="channels of the input images"),
-        "output_nc": Rule(1, 64, note="channels of the output images"),
-        "nz": Rule(1, 100_000, note="the DCGAN's latent size"),
-        "image_size": Rule(1, MAX_IMAGE_SIDE, note="the DCGAN's image side"),
-        "channels": Rule(1, 3, note="the DCGAN's image channels"),
-        "netF_nc": Rule(1, 16_384, note="the width of the PatchNCE projection"),
-    },
     "data": {
         "load_size": Rule(1, MAX_IMAGE_SIDE, note="images are resized to this first; a larger side does not "
                                                   "fit in memory to train"),
@@ -77,15 +50,6 @@ RULES: dict[str, dict[str, Rule]] = {
         "max_dataset_size": Rule(1, None, optional=True, below="--max_dataset_size must be at least 1"),
     },
     "train": {
-        "lambda_A": Rule(0, None, note="the weight of the cycle loss A -> B -> A"),
-        "lambda_B": Rule(0, None, note="the weight of the cycle loss B -> A -> B"),
-        "lambda_identity": Rule(0, None, note="0 turns the identity loss off"),
-        "r1_gamma": Rule(0, None, note="0 turns the R1 penalty off"),
-        "lambda_GAN": Rule(0, None, note="the weight of the adversarial loss"),
-        "lambda_NCE": Rule(0, None, note="the weight of the PatchNCE loss"),
-        "nce_T": Rule(0, None, low_open=True, note="the PatchNCE temperature"),
-        "num_patches": Rule(1, 1_000_000, note="patches sampled per layer"),
-        "pool_size": Rule(0, None, below="--pool_size must be >= 0", note="0 turns the image pool off"),
         "lr": Rule(0, None, low_open=True, below="--lr must be positive", note="Adam's learning rate"),
         "beta1": Rule(**_FRACTION, note="Adam's first-moment decay"),
         "beta2": Rule(**_FRACTION, note="Adam's second-moment decay"),
@@ -96,7 +60,6 @@ RULES: dict[str, dict[str, Rule]] = {
         "max_steps": Rule(1, None, optional=True, below="--max-steps must be at least 1"),
         "time_budget": Rule(0, None, low_open=True, optional=True, note="seconds of training"),
         "ema": Rule(**_FRACTION, note="the decay of the weight average; 0 turns it off"),
-        "cycle_warmup": Rule(**_FRACTION, note="0 keeps the cycle loss at full weight from the first step"),
         "save_latest_freq": Rule(1, None, below="--save_latest_freq and --save_epoch_freq must be >= 1"),
         "save_epoch_freq": Rule(1, None, below="--save_latest_freq and --save_epoch_freq must be >= 1"),
         "print_freq": Rule(1, None, below="--print_freq must be at least 1"),
@@ -108,15 +71,20 @@ RULES: dict[str, dict[str, Rule]] = {
         "eval_freq": Rule(0, None, below="--eval_freq must be >= 0 (0 = off)"),
     },
 }
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig}
+_SECTIONS = {"data": DataConfig, "train": TrainConfig}
+
+
+def model_rules(kind: type) -> dict[str, Rule]:
+    """The ranges a model's options dataclass declares (each field's ``option(..., low=, high=)``)."""
+    return {name: f.metadata["rule"] for name, f in option_fields(kind).items() if "rule" in f.metadata}
 
 
 def check_config(cfg: Config) -> None:
     """Raise UserError (one line naming the option) for the first numeric option out of range."""
-    for section, kind in _SECTIONS.items():
-        values = getattr(cfg, section)
+    sections = [(getattr(cfg, section), kind, RULES[section]) for section, kind in _SECTIONS.items()]
+    for values, kind, rules in [(cfg.model, type(cfg.model), model_rules(type(cfg.model))), *sections]:
         for name, number_type in numeric_fields(kind).items():
-            rule = RULES[section].get(name)
+            rule = rules.get(name)
             if rule is not None:
                 _check_value(getattr(values, name), number_type, name, rule, _default(kind, name))
     _check_sums(cfg)
@@ -206,7 +174,7 @@ def smallest_patchgan_side(n_layers: int) -> int:
 
 def _check_sizes(cfg: Config) -> None:
     m, d = cfg.model, cfg.data
-    if not model_card(m.model).translates:  # the DCGAN's own networks: 32, 64 or 128 pixels, 1 or 3 channels
+    if not card_of(cfg).translates:  # the DCGAN's own networks: 32, 64 or 128 pixels, 1 or 3 channels
         if m.image_size not in (32, 64, 128):
             raise UserError(f"--image_size {m.image_size}: the DCGAN takes 32, 64 or 128")
         if m.channels not in (1, 3):
@@ -223,6 +191,8 @@ def _check_sizes(cfg: Config) -> None:
     elif preprocess == "scale_width":
         side, where = min(d.load_size, d.crop_size), ("--load_size" if d.load_size < d.crop_size else "--crop_size")
     else:
+        return
+    if not isinstance(m, TranslatorOptions):   # a model with networks of its own (a toy, a new model)
         return
     num_downs = UNET_NUM_DOWNS.get(m.netG)
     if num_downs is not None:

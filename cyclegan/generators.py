@@ -106,16 +106,10 @@ def resolve_generator(checkpoint: Path | str | RunFolder | None = None, directio
         if card is None or not card.translates:
             raise UserError(f"{config_run.path} is a --model {cfg.model.model} run, not a translator; "
                             "use cyclegan-sample for runs that draw from noise")
-        one_sided = card.one_sided
         if direction not in card.directions:
             raise UserError(f"{config_run.path} is a --model {card.name} run: it translates A -> B only "
                             "(one generator); drop --direction BtoA")
-        m = cfg.model
-        in_nc, out_nc = (m.input_nc, m.output_nc) if direction == "AtoB" else (m.output_nc, m.input_nc)
-        spec, origin = GeneratorSpec(m.netG, m.ngf, m.norm, m.use_dropout, in_nc, out_nc,
-                                     upsample=m.upsample), "config"
-        if one_sided:
-            spec = replace(spec, antialias=not m.no_antialias, antialias_up=not m.no_antialias_up)
+        spec, origin = GeneratorSpec(**cfg.model.generator_settings(direction)), "config"
     else:
         spec, origin = infer_generator_spec(load_torch_file(file_path), file_path), "keys"
     overrides = {k: v for k, v in (("netG", netG), ("norm", norm), ("ngf", ngf)) if v is not None}

@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config, DataConfig, ModelConfig, TrainConfig
+from .config import Config, DataConfig, TrainConfig
 from .config_checks import check_run_name
 from .data.demo import build_demo_domains
 from .data.domains import datasets_root
@@ -18,7 +18,7 @@ from .errors import UserError
 from .reference_options import apply_suffix, translate_reference_options
 from .runfolder import RunFolder
 from .training.loop import run_name
-from .models import CARDS, DEFAULT_MODEL, ModelCard, resolve_model
+from .models import CARDS, DEFAULT_MODEL, ModelCard, options_for, resolve_model, shaping_options
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
 # minutes on a laptop CPU; any of these can still be overridden on the command line.
@@ -70,12 +70,14 @@ class TrainPlan:
 
 
 def config_from_options(options: dict[str, Any], preset: dict[str, Any] | None = None) -> Config:
-    """A Config from option values (by field name), over ``preset``, over the defaults."""
+    """A Config from option values (by field name), over ``preset``, over the defaults; the model
+    section is the options dataclass of ``values["model"]`` (the default model when absent)."""
     values = {**(preset or {}), **{k: v for k, v in options.items() if v is not None}}
 
     def section(kind):
         return kind(**{f.name: values[f.name] for f in dataclasses.fields(kind) if f.name in values})
-    return Config(model=section(ModelConfig), data=section(DataConfig), train=section(TrainConfig))
+    return Config(model=options_for(values.get("model", DEFAULT_MODEL), values), data=section(DataConfig),
+                  train=section(TrainConfig))
 
 
 def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> TrainPlan:
@@ -84,8 +86,7 @@ def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> Trai
     suffix = options.get("suffix")
     if suffix:   # the reference's --suffix, filled from the options as the run sees them
         cfg = plan.config
-        flat = {**cfg.model.__dict__, **cfg.data.__dict__, **cfg.train.__dict__}
-        cfg.train.name = apply_suffix(cfg.train.name or run_name(cfg), suffix, flat)
+        cfg.train.name = apply_suffix(cfg.train.name or run_name(cfg), suffix, cfg.flat())
         check_run_name(cfg.train.name, "--suffix")   # a suffix may bring its own / or ..
     return plan
 
@@ -140,7 +141,8 @@ def _resumed_run(given: dict[str, Any], card: ModelCard, is_demo: bool):
 
 def _architecture_of(saved) -> dict[str, Any]:
     """The settings that shape a run's saved networks and pools (training/resume.py compares them)."""
-    own = {key: value for key, value in vars(saved.model).items() if key not in ("model", "init_type", "init_gain")}
+    own = {key: getattr(saved.model, key) for key in shaping_options(type(saved.model))
+           if key not in ("init_type", "init_gain")}
     own["crop_size"] = saved.data.crop_size
     return own
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-from cyclegan.config import D_AUGMENTATIONS, Config
+from cyclegan.config import Config
+from cyclegan.models import D_AUGMENTATIONS, options_for
 from cyclegan.metrics_digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure,
                                      nearest_distances, write_digit_folder)
 from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample
@@ -40,15 +41,14 @@ from cyclegan.training.dcgan_step import DCGAN
 
 
 def digits_config(folder: Path, runs: Path, args) -> Config:
-    cfg = Config()
+    cfg = Config(model=options_for("dcgan"))
     m, d, t = cfg.model, cfg.data, cfg.train
-    m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 1, args.nz, args.ngf, args.ndf
-    m.d_augment = args.d_augment
+    m.image_size, m.channels, m.nz, m.ngf, m.ndf = 32, 1, args.nz, args.ngf, args.ndf
+    m.d_augment, m.r1_gamma = args.d_augment, args.r1_gamma
     d.domainA, d.no_flip, d.batch_size, d.num_threads = str(folder), True, args.batch_size, 0  # mirrored digits are not digits
     t.checkpoints_dir, t.name, t.seed, t.device = str(runs), "digits_dcgan", args.seed, args.device
     t.n_epochs, t.n_epochs_decay, t.save_epoch_freq = args.epochs, args.decay_epochs, args.every
     t.lr, t.beta1, t.print_freq, t.display = args.lr, 0.5, 1000, "none"
-    t.r1_gamma = args.r1_gamma
     return cfg
 
 

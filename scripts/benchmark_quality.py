@@ -101,7 +101,7 @@ def settings_from(args) -> BenchmarkSettings:
                             "--recipe paper (its published settings)")
         recipe_name = "paper"   # the script's small CycleGAN defaults mean nothing for CUT
     if recipe_name is not None:
-        defaults = {**vars(Config().model), **vars(Config().data), **vars(Config().train)}
+        defaults = Config().flat()
         recipe = {**{f: defaults[f] for f in RECIPE_FIELDS}, **recipe_settings(recipe_name)}
         values.update({f: recipe[f] for f in RECIPE_FIELDS}, recipe=recipe_name)
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(BenchmarkSettings)

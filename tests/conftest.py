@@ -75,6 +75,16 @@ def tiny_config(domain_A, domain_B, run_root, **train_overrides) -> Config:
     cfg.train.print_freq = 1
     cfg.train.progress = False
     cfg.train.precision = "fp32"   # "auto" is bf16 on AMX CPUs: tests learn the same on every machine
-    for key, value in train_overrides.items():
-        setattr(cfg.train, key, value)
+    set_options(cfg, **train_overrides)
+    return cfg
+
+
+def set_options(cfg: Config, **values) -> Config:
+    """Set each value where it lives: the model's options (``lambda_identity``) or the training
+    section (``max_steps``); a name neither has is a mistake in the test, not a silent no-op."""
+    for key, value in values.items():
+        section = next((s for s in (cfg.model, cfg.train) if hasattr(s, key)), None)
+        if section is None:
+            raise AttributeError(f"neither {type(cfg.model).__name__} nor TrainConfig has {key!r}")
+        setattr(section, key, value)
     return cfg

@@ -67,8 +67,9 @@ RULES = [  # (whose imports, may not import, why)
     (lambda m: under(m, "scrape", "datasets_tools"), ("nets", "training"), "acquisition imports networks or training"),
     (lambda m: under(m, "training"), ("report", "eval", "quality", "run", "presets"),
      "training imports the report, evaluation or composition above it"),
-    (lambda m: under(m, "models"), ("data", "nets", "training", "report", "eval", "run", "presets", "translate",
-                                    "generators", "runfolder", "checkpoint"), "the model cards import more than config"),
+    (lambda m: under(m, "models"), ("config", "data", "nets", "training", "report", "eval", "run", "presets",
+                                    "translate", "generators", "runfolder", "checkpoint"),
+     "the model cards import more than errors (config imports them: a Config holds its model's options)"),
     (lambda m: under(m, "events", "runfolder", "config", "errors", "checkpoint", "loss_log", "models"),
      ("training", "report", "eval", "run", "presets", "translate"), "a neutral module imports a layer above it"),
 ]
@@ -217,7 +218,7 @@ def test_only_the_cards_and_each_models_own_code_spell_model_or_network_names():
     each model's own step and networks; everything else reads cards."""
     import ast
     forbidden = {"G_A", "G_B", "D_A", "D_B", "dcgan", "cut", "fastcut"}
-    allowed = ("cyclegan/models.py", "cyclegan/training/registry.py", "cyclegan/nets/")
+    allowed = ("cyclegan/models/", "cyclegan/training/registry.py", "cyclegan/nets/")
     found = []
     for path in sorted((ROOT / "cyclegan").rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()

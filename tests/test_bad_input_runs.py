@@ -96,8 +96,8 @@ def saved_runs(photo_domains, tmp_path_factory):
 MISMATCHES = [  # (which run, extra options, what the run was trained with, what was given)
     ("cyclegan", ["--model", "cut", "--num_patches", "64"], "--model cyclegan", "--model cut"),
     ("cut", [], "--model cut", "--model cyclegan"),   # and CUT's --netF_nc 64, not the default 256
-    ("cyclegan", ["--ngf", "16", "--netG", "resnet_9blocks"], "--netG resnet_6blocks --ngf 8",
-     "--netG resnet_9blocks --ngf 16"),
+    ("cyclegan", ["--ngf", "16", "--netG", "resnet_9blocks"], "--ngf 8 --netG resnet_6blocks",
+     "--ngf 16 --netG resnet_9blocks"),
     ("cyclegan", ["--load_size", "52", "--crop_size", "48"], "--crop_size 32", "--crop_size 48"),
 ]
 

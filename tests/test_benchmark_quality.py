@@ -82,7 +82,7 @@ def test_fastcut_trains_on_the_known_answer_with_its_own_schedule(tmp_path):
     assert result["settings"]["model"] == "fastcut" and result["settings"]["recipe"] == "paper, ngf 8, ndf 8"
     run_dir = tmp_path / "runs" / "benchmark"
     cfg = Config.load_json(run_dir / "config.json")
-    assert (cfg.model.model, cfg.train.lambda_NCE, cfg.train.flip_equivariance, cfg.train.nce_idt) == \
+    assert (cfg.model.model, cfg.model.lambda_NCE, cfg.model.flip_equivariance, cfg.model.nce_idt) == \
         ("fastcut", 10.0, True, False)
     assert (cfg.model.ngf, cfg.model.netG) == (8, "resnet_9blocks")
     assert (run_dir / "latest_net_G.pth").is_file() and not (run_dir / "latest_net_G_A.pth").exists()

@@ -158,16 +158,16 @@ def test_each_mode_starts_from_the_published_defaults(tmp_path):
     cut = plan_training({"model": "cut", "domainA": "a", "domainB": "b"}).config
     fast = plan_training({"model": "cut", "CUT_mode": "FastCUT", "domainA": "a", "domainB": "b"}).config
     assert fast.model.model == "fastcut"
-    assert (cut.train.lambda_NCE, cut.train.nce_idt, cut.train.flip_equivariance) == (1.0, True, False)
-    assert (fast.train.lambda_NCE, fast.train.nce_idt, fast.train.flip_equivariance) == (10.0, False, True)
+    assert (cut.model.lambda_NCE, cut.model.nce_idt, cut.model.flip_equivariance) == (1.0, True, False)
+    assert (fast.model.lambda_NCE, fast.model.nce_idt, fast.model.flip_equivariance) == (10.0, False, True)
     assert (cut.train.n_epochs, cut.train.n_epochs_decay, fast.train.n_epochs, fast.train.n_epochs_decay) == \
         (200, 200, 150, 50)
     for cfg in (cut, fast):
         assert cfg.model.nce_layers == "0,4,8,12,16" and cfg.model.netF == "mlp_sample" and cfg.model.netF_nc == 256
-        assert (cfg.train.num_patches, cfg.train.nce_T, cfg.train.lambda_GAN) == (256, 0.07, 1.0)
+        assert (cfg.model.num_patches, cfg.model.nce_T, cfg.model.lambda_GAN) == (256, 0.07, 1.0)
         assert cfg.model.init_type == "xavier" and cfg.train.gan_mode == "lsgan"
         assert not cfg.model.no_antialias and not cfg.model.no_antialias_up
-    assert plan_training({"model": "fastcut", "lambda_NCE": 3.0, "domainA": "a"}).config.train.lambda_NCE == 3.0
+    assert plan_training({"model": "fastcut", "lambda_NCE": 3.0, "domainA": "a"}).config.model.lambda_NCE == 3.0
     assert model_card("cut").directions == {"AtoB": "G"} and model_card("fastcut").one_sided
     assert not model_card("cyclegan").one_sided and not model_card("dcgan").translates
 
@@ -238,7 +238,7 @@ def test_the_keys_kept_from_gs_forward_are_a_second_encoder_pass_over_the_input(
     model.sampler.set_state(before)
     with torch.no_grad():
         for (query, key), source in zip(pairs, (a, b)):
-            expected, _ = model.F(encoder_features(model.G, source, model.layers), cfg.train.num_patches,
+            expected, _ = model.F(encoder_features(model.G, source, model.layers), cfg.model.num_patches,
                                   generator=model.sampler)
             assert len(key) == len(expected) == 5
             for kept, own in zip(key, expected):

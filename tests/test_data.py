@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cyclegan.models import use_model
 from cyclegan.config import DataConfig
 from cyclegan.data import load_training_data
 from cyclegan.data.images import list_images, load_rgb
@@ -248,8 +249,8 @@ def test_a_domain_of_only_truncated_jpegs_is_one_line_naming_the_folder(tmp_path
     assert "\n" not in message and f"none of the 3 images in {tmp_path / 'A'} can be decoded" in message
     assert message.startswith("--domainA: ") and "truncated" in message
 
-    cfg = Config()
-    cfg.model.model, cfg.data.domainA = "dcgan", str(tmp_path / "A")
+    cfg = use_model(Config(), "dcgan")
+    cfg.data.domainA = str(tmp_path / "A")
     with pytest.raises(UserError, match="none of the 3 images"):
         load_single_domain(cfg)
 
@@ -285,8 +286,8 @@ def test_a_non_utf8_folder_name_loads_without_unicode_errors(tmp_path, capsys):
         for workers in (0, 1):
             loader = RunLoader(loaded.dataset, batch_size=1, seed=0, shuffle=False, num_workers=workers)
             values.append(sorted(v for batch in loader.for_epoch(1) for v in identify(batch["A"])))
-        cfg = Config()
-        cfg.model.model, cfg.data.dataroot = "dcgan", str(root)
+        cfg = use_model(Config(), "dcgan")
+        cfg.data.dataroot = str(root)
         single = load_single_domain(cfg)
         assert single[(0, 0)]["A"].shape[0] == 3
     for message in [str(w.message) for w in caught] + [capsys.readouterr().err, loaded.domain_A.name]:

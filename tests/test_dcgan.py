@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 from torch import nn
 
+from cyclegan.models import use_model
 from cyclegan.checkpoint import load_torch_file
 from cyclegan.runfolder import STATE_FILE
 from cyclegan.cli.sample import main as sample_main
@@ -50,9 +51,9 @@ def pixels(path: Path) -> np.ndarray:
 
 
 def tiny_dcgan_config(domain, run_root, **train_overrides) -> Config:
-    cfg = Config()
+    cfg = use_model(Config(), "dcgan")
     m = cfg.model
-    m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 3, 16, 8, 8
+    m.image_size, m.channels, m.nz, m.ngf, m.ndf = 32, 3, 16, 8, 8
     cfg.data.domainA, cfg.data.batch_size, cfg.data.num_threads = str(domain), 4, 0
     t = cfg.train
     t.checkpoints_dir, t.name, t.print_freq, t.progress, t.display = str(run_root), "tiny", 1, False, "none"
@@ -120,8 +121,8 @@ def test_single_domain_items_are_resized_center_cropped_and_batched_like_unalign
     stripes[:, 20:40] = 255
     for i in range(5):
         Image.fromarray(stripes).save(folder / f"{i}.png")
-    cfg = Config()
-    cfg.model.model, cfg.model.image_size, cfg.model.channels = "dcgan", 32, 1
+    cfg = use_model(Config(), "dcgan")
+    cfg.model.image_size, cfg.model.channels = 32, 1
     cfg.data.domainA, cfg.data.no_flip = str(folder), True
     dataset = load_single_domain(cfg)
     assert isinstance(dataset, SingleDomainDataset) and len(dataset) == 5
@@ -135,8 +136,7 @@ def test_single_domain_items_are_resized_center_cropped_and_batched_like_unalign
 
 
 def test_single_domain_needs_a_domain_with_images(tmp_path):
-    cfg = Config()
-    cfg.model.model = "dcgan"
+    cfg = use_model(Config(), "dcgan")
     with pytest.raises(UserError, match="--domainA"):
         load_single_domain(cfg)
     (tmp_path / "empty").mkdir()

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from cyclegan.models import use_model
 from cyclegan.config import Config
 from cyclegan.training.dcgan_step import DCGAN
 from cyclegan.training.diff_augment import discriminator_augment, translate
@@ -42,9 +43,9 @@ def test_a_plain_background_stays_plain_and_gradients_pass_through():
 
 
 def test_dcgan_discriminator_sees_translated_images_only_when_asked():
-    cfg = Config()
+    cfg = use_model(Config(), "dcgan")
     m = cfg.model
-    m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 1, 16, 8, 8
+    m.image_size, m.channels, m.nz, m.ngf, m.ndf = 32, 1, 16, 8, 8
     real = torch.rand(8, 1, 32, 32) * 2 - 1
     assert torch.equal(DCGAN(cfg, torch.device("cpu")).augment(real), real)
     m.d_augment = "translation"

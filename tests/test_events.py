@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from conftest import tiny_config
+from cyclegan.models import use_model
 from cyclegan import train
 from cyclegan.checkpoint import atomic_torch_save, load_torch_file
 from cyclegan.errors import UserError
@@ -143,7 +144,7 @@ def test_train_attaches_the_report_and_the_registry_names_the_run(photo_domains,
 ])
 def test_a_model_refuses_what_it_does_not_support(option, value, refusal):
     cfg = tiny_config("a", "b", "runs")
-    cfg.model.model = "dcgan"
+    use_model(cfg, "dcgan")
     setattr(cfg.train, option, value)
     with pytest.raises(UserError, match=refusal):
         check_supported(model_entry("dcgan"), cfg, distributed=False)

@@ -11,16 +11,23 @@ import dataclasses
 import pytest
 import torch
 
-from cyclegan.config import Config, DataConfig, ModelConfig, TrainConfig
-from cyclegan.config_checks import RULES, check_config, numeric_fields, smallest_patchgan_side
+from cyclegan.config import Config, DataConfig, TrainConfig
+from cyclegan.models import CARDS, use_model
+from cyclegan.config_checks import RULES, check_config, model_rules, numeric_fields, smallest_patchgan_side
 from cyclegan.errors import UserError
 
 
 def config_with(**values) -> Config:
-    """A default Config with ``section.field=value`` pairs applied (``model__ngf=0``)."""
+    """A default Config with ``section.field=value`` pairs applied (``model__ngf=0``); a model option
+    the default model lacks (``model__nz``) switches to the first model that has it."""
     cfg = Config()
     for key, value in values.items():
         section, name = key.split("__")
+        if section == "model" and name == "model":
+            use_model(cfg, value)
+            continue
+        if section == "model" and not hasattr(cfg.model, name):
+            use_model(cfg, next(card.name for card in CARDS.values() if name in card.options))
         setattr(getattr(cfg, section), name, value)
     return cfg
 
@@ -38,11 +45,11 @@ BAD = [
     (dict(model__init_gain=float("nan")), "--init_gain nan: must be a finite number"),
     (dict(train__seed=2 ** 70), "--seed 1180591620717411303424: must be at most 9223372036854775807 (2**63 - 1"),
     (dict(train__lr=float("inf")), "--lr inf: must be a finite number"),
-    (dict(train__lambda_A=float("nan")), "--lambda_A nan: must be a finite number"),
+    (dict(model__lambda_A=float("nan")), "--lambda_A nan: must be a finite number"),
     (dict(data__load_size=100_000), "--load_size 100000: must be at most 8192"),
     (dict(data__crop_size=300), "--crop_size 300 is larger than --load_size 286; make --load_size at least --crop_size"),
     (dict(data__batch_size=0), "--batch_size 0: must be at least 1"),
-    (dict(train__pool_size=-1), "--pool_size must be >= 0 (got -1)"),
+    (dict(model__pool_size=-1), "--pool_size must be >= 0 (got -1)"),
     # the rest of the model options
     (dict(model__ngf=100_000), "--ngf 100000: must be at most 1024"),
     (dict(model__n_layers_D=0), "--n_layers_D 0: must be at least 1"),
@@ -69,13 +76,13 @@ BAD = [
     (dict(train__lr=-1e-4), "--lr must be positive (got -0.0001)"),
     (dict(train__beta1=-0.1), "--beta1 -0.1: must be in [0, 1)"),
     (dict(train__beta2=1.0), "--beta2 1: must be in [0, 1)"),
-    (dict(train__lambda_B=-1.0), "--lambda_B -1: must be 0 or more"),
-    (dict(train__lambda_identity=float("inf")), "--lambda_identity inf: must be a finite number"),
-    (dict(train__r1_gamma=-0.1), "--r1_gamma -0.1: must be 0 or more"),
-    (dict(train__lambda_GAN=float("-inf")), "--lambda_GAN -inf: must be a finite number"),
-    (dict(train__lambda_NCE=-1.0), "--lambda_NCE -1: must be 0 or more"),
-    (dict(train__nce_T=0.0), "--nce_T 0: must be positive"),
-    (dict(train__num_patches=0), "--num_patches 0: must be at least 1"),
+    (dict(model__lambda_B=-1.0), "--lambda_B -1: must be 0 or more"),
+    (dict(model__lambda_identity=float("inf")), "--lambda_identity inf: must be a finite number"),
+    (dict(model__r1_gamma=-0.1), "--r1_gamma -0.1: must be 0 or more"),
+    (dict(model__lambda_GAN=float("-inf")), "--lambda_GAN -inf: must be a finite number"),
+    (dict(model__lambda_NCE=-1.0), "--lambda_NCE -1: must be 0 or more"),
+    (dict(model__nce_T=0.0), "--nce_T 0: must be positive"),
+    (dict(model__num_patches=0), "--num_patches 0: must be at least 1"),
     (dict(train__n_epochs=-1), "--n_epochs and --n_epochs_decay must be >= 0 (got -1)"),
     (dict(train__n_epochs_decay=-5), "--n_epochs and --n_epochs_decay must be >= 0 (got -5)"),
     (dict(train__n_epochs=0, train__n_epochs_decay=0), "--n_epochs plus --n_epochs_decay must be at least 1"),
@@ -122,7 +129,7 @@ GOOD = [
     dict(data__preprocess="none", data__crop_size=4, data__load_size=4, model__n_layers_D=9),   # sizes unknown here
     dict(model__netD="pixel", model__n_layers_D=9),                          # pixel ignores n_layers_D
     dict(model__n_layers_D=6),                                               # 192 <= 256
-    dict(train__seed=2 ** 63 - 1, train__lambda_identity=0.0, train__pool_size=0, data__num_threads=0),
+    dict(train__seed=2 ** 63 - 1, model__lambda_identity=0.0, model__pool_size=0, data__num_threads=0),
     dict(model__netG="unet_256", data__crop_size=256, data__load_size=286),
     dict(train__max_steps=None, train__lr=1, train__beta1=0),                # ints where floats go
 ]
@@ -135,9 +142,13 @@ def test_sound_configs_pass(values):
 
 def test_every_numeric_field_has_a_rule():
     """A new numeric option must say its range here, or it would pass unchecked."""
-    for section, kind in (("model", ModelConfig), ("data", DataConfig), ("train", TrainConfig)):
+    for section, kind in (("data", DataConfig), ("train", TrainConfig)):
         missing = set(numeric_fields(kind)) - set(RULES[section])
         assert not missing, f"no range rule for {section}.{sorted(missing)} in cyclegan/config_checks.py"
+    for card in CARDS.values():   # a model's numeric options say their range in their option(...) field
+        kind = card.options_type
+        missing = set(numeric_fields(kind)) - set(model_rules(kind))
+        assert not missing, f"no range for {kind.__name__}.{sorted(missing)} (cyclegan/models/{card.name}.py)"
 
 
 @pytest.mark.parametrize("n_layers", [1, 2, 3, 4])

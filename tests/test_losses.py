@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from cyclegan.config import Config
 from cyclegan.errors import UserError
 from cyclegan.losses import GANLoss
+from conftest import set_options
 from cyclegan.training.cyclegan_step import CycleGAN
 
 
@@ -14,8 +15,7 @@ def tiny_model(**train) -> CycleGAN:
     cfg = Config()
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf = "resnet_6blocks", 8, 8
     cfg.train.precision = "fp32"   # the math in fp32 ("auto" is bf16 on CPUs with AMX)
-    for k, v in train.items():
-        setattr(cfg.train, k, v)
+    set_options(cfg, **train)
     return CycleGAN(cfg, torch.device("cpu"))
 
 

@@ -2,6 +2,7 @@
 import pytest
 import torch
 
+from cyclegan.models import use_model
 from cyclegan.config import Config
 from cyclegan.metrics_digits import load_digit_images
 from cyclegan.training.dcgan_step import DCGAN, r1_penalty
@@ -18,10 +19,10 @@ def test_the_penalty_is_the_squared_gradient_of_the_logit_and_is_differentiable(
 
 
 def digits_model(r1_gamma: float) -> DCGAN:
-    cfg = Config()
+    cfg = use_model(Config(), "dcgan")
     m = cfg.model
-    m.model, m.image_size, m.channels, m.nz, m.ngf, m.ndf = "dcgan", 32, 1, 16, 8, 8
-    cfg.train.r1_gamma, cfg.train.lr = r1_gamma, 1e-3
+    m.image_size, m.channels, m.nz, m.ngf, m.ndf = 32, 1, 16, 8, 8
+    cfg.model.r1_gamma, cfg.train.lr = r1_gamma, 1e-3
     return DCGAN(cfg, torch.device("cpu"))
 
 

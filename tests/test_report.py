@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from conftest import tiny_config
+from cyclegan.models import use_model
 from cyclegan.cli.report import main as report_main
 from cyclegan.config import Config
 from cyclegan.report.progression import find_ffmpeg, fixed_input_paths
@@ -131,8 +132,7 @@ def test_progression_uses_training_images_when_domain_A_has_no_test_split(photo_
 def test_dcgan_sample_grids_become_the_progression(tmp_path):
     """A DCGAN run's samples/epoch_NNN.png (written by its own hook) feed the animation and the page."""
     run = tmp_path / "faces_dcgan"
-    cfg = Config()
-    cfg.model.model = "dcgan"
+    cfg = use_model(Config(), "dcgan")
     cfg.save_json(run / "config.json")
     (run / "samples").mkdir()
     for epoch, colour in enumerate(("red", "green", "blue")):

@@ -141,7 +141,7 @@ def test_a_time_run_ends_before_its_deadline_with_a_finished_schedule_and_resume
 def fast_options(cfg):
     cfg.model.netG, cfg.model.upsample = "skip_resnet_6blocks", "resize"
     cfg.train.ema = 0.9
-    cfg.train.pool_size = 2
+    cfg.model.pool_size = 2
     return cfg
 
 

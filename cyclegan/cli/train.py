@@ -10,8 +10,10 @@ import os
 import sys
 from pathlib import Path
 
-from ..models import CARDS
-from ..config import D_AUGMENTATIONS, default_workers
+from typing import get_type_hints
+
+from ..models import CARDS, option_fields
+from ..config import default_workers
 from ..nets import GENERATORS, UPSAMPLING
 from ..presets import RECIPES, plan_training
 from ..runfolder import RunFolder
@@ -54,29 +56,10 @@ def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Train a CycleGAN on two unpaired image domains "
                "(with no domain options: the built-in offline demo).")
     # One function per section, in the order --help shows them.
-    for add_section in (_data_options, _model_options, _training_options, _cut_options, _output_options,
-                        _dashboard_options, _demo_options):
+    for add_section in (_data_options, _model_options, _training_options, _output_options,
+                        _dashboard_options, _demo_options, _per_model_options):
         add_section(p)
-    _group_by_model(p)
     return p
-
-
-def _group_by_model(p: Parser) -> None:
-    """--help: the shared options first, then one group per model, from the cards: an option that
-    only some models take (their card's ``options``) is listed under them, not among the shared."""
-    by_owners: dict[tuple[str, ...], list] = {}
-    # argparse keeps its groups' actions in private lists: moving an action between them only
-    # changes where --help lists it, not how it parses
-    for group in list(p._action_groups):
-        for action in list(group._group_actions):
-            owners = tuple(card.name for card in CARDS.values() if action.dest in card.options)
-            if owners:
-                group._group_actions.remove(action)
-                by_owners.setdefault(owners, []).append(action)
-    order = list(CARDS)   # the cards' order; options of several models after those of one
-    for owners in sorted(by_owners, key=lambda names: (len(names) > 2, order.index(names[0]))):
-        model_group = p.add_argument_group(f"--model {' | '.join(owners)} only")
-        model_group._group_actions.extend(by_owners[owners])
 
 
 def _data_options(p: Parser) -> None:
@@ -102,50 +85,70 @@ def _data_options(p: Parser) -> None:
 
 
 def _model_options(p: Parser) -> None:
-    """Which model, and its networks (the generator and discriminator; DCGAN's latent and image size)."""
+    """Which model, and the options every model has (the widths and the initialisation)."""
     model = p.add_argument_group("model")
     add_option(model, "--model", choices=model_names(),
                help="cyclegan (default); cut or fastcut: one-sided A -> B by patchwise contrastive learning "
                     "(Park et al. 2020); dcgan: an unconditional baseline trained on --domainA")
-    add_option(model, "--netG", choices=list(GENERATORS),
-               help="generator (default resnet_9blocks; unet_* take sides that are multiples of 256/128; "
-                    "skip_resnet_*: ours, not the reference's: input plus a learned change, the identity at step 0; "
-                    "colour_skip_resnet_6blocks: that plus a per-pixel colour path)")
-    add_option(model, "--upsample", choices=list(UPSAMPLING),
-               help="generator upsampling (default transpose, the reference's; resize: nearest x2 then a 3x3 "
-                    "conv, no checkerboard; files then no longer load into the reference's network)")
-    add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
-    add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
-    add_option(model, "--ngf", type=int, help="generator width (default 64)")
-    add_option(model, "--ndf", type=int, help="discriminator width (default 64)")
-    add_option(model, "--norm", choices=["instance", "batch", "syncbatch", "none"],
-               help="normalisation (default instance; syncbatch: batch norm synchronised across GPUs under torchrun)")
-    add_option(model, "--init_type", choices=["normal", "xavier", "kaiming", "orthogonal"], help="default normal")
-    add_option(model, "--init_gain", type=float, help="default 0.02")
-    add_option(model, "--use_dropout", action="store_true", default=None, help="dropout in the residual blocks")
-    add_option(model, "--nz", type=int, help="DCGAN latent size (default 100)")
-    add_option(model, "--image_size", type=int, choices=[32, 64, 128], help="DCGAN image size (default 64)")
-    add_option(model, "--channels", type=int, choices=[1, 3], help="DCGAN image channels (default 3)")
-    add_option(model, "--d_augment", choices=list(D_AUGMENTATIONS),
-               help="DCGAN: randomly translate every image the discriminator sees, real and generated "
-                    "(DiffAugment; helps small domains; default none, as in the paper)")
-    add_option(model, "--input_nc", type=int, help="image channels of domain A (3: RGB; the only value supported)")
-    add_option(model, "--output_nc", type=int, help="image channels of domain B (3)")
-    add_option(model, "--no_dropout", action="store_false", dest="use_dropout",
-               help="no dropout (the default; accepted for the reference's spelling)")
+
+
+# Choices the cards cannot name: the networks live above them.
+NETWORK_CHOICES = {"netG": list(GENERATORS), "upsample": list(UPSAMPLING)}
+
+
+def _per_model_options(p: Parser) -> None:
+    """Each card's options, from its dataclass's fields (type, default, help, choices): an option
+    every model has goes among the shared "model" options, one that only some models have into a
+    group of those models, shared options first, then the models in the cards' order."""
+    owners: dict[str, list[str]] = {}
+    fields: dict[str, object] = {}
+    for card in CARDS.values():
+        for name, f in option_fields(card.options_type).items():
+            owners.setdefault(name, []).append(card.name)
+            fields.setdefault(name, (f, get_type_hints(card.options_type)[name]))
+    groups = {}
+    shared = next(g for g in p._action_groups if g.title == "model")
+    order = list(CARDS)
+    for name in sorted(owners, key=lambda n: (len(owners[n]) != len(CARDS), len(owners[n]) > 2,
+                                              order.index(owners[n][0]))):
+        models = owners[name]
+        if len(models) == len(CARDS):
+            group = shared
+        else:
+            title = f"--model {' | '.join(models)} only"
+            group = groups.get(title) or groups.setdefault(title, p.add_argument_group(title))
+        f, kind = fields[name]
+        add_option(group, f"--{name}", **_argument(name, f.metadata, kind))
+    _add_other_codes_spellings(groups)
+
+
+def _argument(name: str, metadata, kind) -> dict:
+    """argparse's keywords for an option field; an option not given stays None (the preset decides)."""
+    help_text = metadata.get("help", "")
+    if kind is bool and metadata.get("yes_no"):
+        return dict(type=yes_no, nargs="?", const=True, help=help_text)
+    if kind is bool:
+        return dict(action="store_true", default=None, help=help_text)
+    choices = NETWORK_CHOICES.get(name) or metadata.get("choices")
+    return dict(type=kind, choices=list(choices) if choices else None, help=help_text)
+
+
+def _add_other_codes_spellings(groups: dict) -> None:
+    """The reference's --no_dropout (dropout is already off) beside --use_dropout, and the public CUT
+    code's --CUT_mode in the group of the models that have modes."""
+    moded = " | ".join(card.name for card in CARDS.values() if card.modes)
+    for title, group in groups.items():
+        if any(action.dest == "use_dropout" for action in group._group_actions):
+            add_option(group, "--no_dropout", action="store_false", dest="use_dropout",
+                       help="no dropout (the default; accepted for the reference's spelling)")
+        if moded and title == f"--model {moded} only":
+            add_option(group, "--CUT_mode", help="CUT or FastCUT: with --model cut, the same as --model cut | fastcut")
 
 
 def _training_options(p: Parser) -> None:
     """Losses, optimiser, schedule, precision."""
     train = p.add_argument_group("training")
     add_option(train, "--gan_mode", choices=["lsgan", "vanilla", "wgangp"], help="adversarial loss (default lsgan)")
-    add_option(train, "--lambda_A", type=float, help="cycle loss weight A->B->A (default 10)")
-    add_option(train, "--lambda_B", type=float, help="cycle loss weight B->A->B (default 10)")
-    add_option(train, "--lambda_identity", type=float, help="identity loss, times lambda (default 0.5; 0 = off)")
-    add_option(train, "--r1_gamma", type=float,
-               help="DCGAN: R1 penalty, gamma/2 x the squared gradient of D at real images (Mescheder et "
-                    "al. 2018; steadies D on small domains; default 0 = off, as in the paper)")
-    add_option(train, "--pool_size", type=int, help="history of fakes shown to D (default 50)")
     add_option(train, "--lr", type=float, help="Adam learning rate (default 0.0002)")
     add_option(train, "--beta1", type=float, help="Adam beta1 (default 0.5)")
     add_option(train, "--n_epochs", "--niter", type=int, help="epochs at the initial learning rate (default 100)")
@@ -166,9 +169,6 @@ def _training_options(p: Parser) -> None:
                     "the quality suite, docs/BENCHMARKS.md: --netG colour_skip_resnet_6blocks --cycle_warmup 0.3 "
                     "--upsample resize --ngf 16 --ndf 16 --ema 0.999 --lr 5e-4 --lambda_identity 0; the default with "
                     "--time and for the demo); options given win")
-    add_option(train, "--cycle_warmup", type=float,
-               help="share of the run over which the cycle loss's weight rises from 0 to --lambda_A/B, so the "
-                    "generators can leave the identity before the cycle holds them (default 0 = the paper)")
     add_option(train, "--ema", type=float,
                help="save and translate an average of the generators' weights with this decay, e.g. 0.999 "
                     "(default 0 = off, the reference's)")
@@ -182,29 +182,6 @@ def _training_options(p: Parser) -> None:
     add_option(train, "--dry-run", action="store_true", default=None,
                help="run a few steps end to end and stop (a smoke test)")
     add_option(train, "--eval_freq", type=int, help="iterations between KID evaluations on the test split (0 = off)")
-
-
-def _cut_options(p: Parser) -> None:
-    """CUT and FastCUT's own options, spelled as in the public CUT code."""
-    cut = p.add_argument_group("CUT and FastCUT (the public code's options, docs/CUT.md)")
-    add_option(cut, "--CUT_mode", help="CUT or FastCUT: with --model cut, the same as --model cut | fastcut")
-    add_option(cut, "--lambda_GAN", type=float, help="adversarial loss weight (default 1)")
-    add_option(cut, "--lambda_NCE", type=float, help="PatchNCE weight (default 1 for CUT, 10 for FastCUT)")
-    add_option(cut, "--nce_idt", type=yes_no, nargs="?", const=True,
-               help="PatchNCE on B -> G(B) as well (default: on for CUT, off for FastCUT)")
-    add_option(cut, "--nce_layers", help="generator layers PatchNCE compares (default 0,4,8,12,16)")
-    add_option(cut, "--nce_includes_all_negatives_from_minibatch", type=yes_no, nargs="?", const=True,
-               help="negatives from every image of the batch, not only the same image (default off)")
-    add_option(cut, "--netF", choices=["mlp_sample", "sample"], help="patch projection (default mlp_sample)")
-    add_option(cut, "--netF_nc", type=int, help="projection width (default 256)")
-    add_option(cut, "--nce_T", type=float, help="PatchNCE temperature (default 0.07)")
-    add_option(cut, "--num_patches", type=int, help="patches per layer (default 256)")
-    add_option(cut, "--flip_equivariance", type=yes_no, nargs="?", const=True,
-               help="flip G's input at random, its features back (default: on for FastCUT, off for CUT)")
-    add_option(cut, "--no_antialias", action="store_true", default=None,
-               help="stride-2 convs instead of anti-aliased downsampling in G and D")
-    add_option(cut, "--no_antialias_up", action="store_true", default=None,
-               help="transposed convs instead of anti-aliased upsampling in G")
 
 
 def _output_options(p: Parser) -> None:

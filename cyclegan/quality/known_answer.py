@@ -94,12 +94,15 @@ def benchmark_config(s: BenchmarkSettings, domain_A: Path, domain_B: Path, runs_
                         f"({', '.join(translators)})")
     cfg = with_model_defaults(Config(), s.model)   # the model's published settings
     cfg.model.netG, cfg.model.ngf, cfg.model.ndf, cfg.model.upsample = s.netG, s.ngf, s.ndf, s.upsample
-    cfg.train.ema, cfg.train.cycle_warmup = s.ema, s.cycle_warmup
+    cfg.train.ema = s.ema
+    for key, value in (("cycle_warmup", s.cycle_warmup), ("lambda_identity", s.lambda_identity)):
+        if hasattr(cfg.model, key):   # CycleGAN's losses; CUT has neither
+            setattr(cfg.model, key, value)
     cfg.data.domainA, cfg.data.domainB = str(domain_A), str(domain_B)
     cfg.data.preprocess, cfg.data.load_size, cfg.data.crop_size = "crop", s.demo_size, s.crop_size
     cfg.data.batch_size, cfg.data.num_threads = s.batch_size, 0
     t = cfg.train
-    t.lr, t.lambda_identity, t.precision, t.seed, t.device = s.lr, s.lambda_identity, s.precision, s.seed, s.device
+    t.lr, t.precision, t.seed, t.device = s.lr, s.precision, s.seed, s.device
     t.checkpoints_dir, t.name = str(runs_dir), "benchmark"
     t.progress = False
     t.print_freq, t.save_latest_freq, t.save_epoch_freq = 50, 10 ** 9, 10 ** 9

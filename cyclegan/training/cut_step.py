@@ -137,8 +137,8 @@ class CUT:
         init_weights(F, m.init_type, m.init_gain)
         for net in (G, D, F):
             net.to(device, memory_format=self.precision.memory_format)
-        self.generator = GeneratorWithPatches(G, F, self.layers, t.num_patches, identity=t.nce_idt,
-                                              with_nce=t.lambda_NCE > 0)
+        self.generator = GeneratorWithPatches(G, F, self.layers, m.num_patches, identity=m.nce_idt,
+                                              with_nce=m.lambda_NCE > 0)
         self.scores = RealFakeScores(D)
         # What the step calls: the same modules, or their DistributedDataParallel wrappers.
         self.run_generator: nn.Module = self.generator
@@ -197,14 +197,14 @@ class CUT:
 
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration as the public code runs it: G's forward, then D's update, then G's and H's."""
-        t = self.cfg.train
+        m = self.cfg.model
         layout = self.precision.memory_format
         real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
         real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
         for net in self.nets.values():
             net.train()
         autocast = self.precision.autocast
-        flip = t.flip_equivariance and bool(torch.rand((), generator=self.sampler) < 0.5)
+        flip = m.flip_equivariance and bool(torch.rand((), generator=self.sampler) < 0.5)
         with autocast():
             fake_B, idt_B, pairs = self.run_generator(real_A, real_B, flip)
 
@@ -225,10 +225,10 @@ class CUT:
         if self.optimizer_F is not None:
             self.optimizer_F.zero_grad(set_to_none=True)
         zero = real_A.new_zeros((), dtype=torch.float32)
-        if t.lambda_GAN > 0:
+        if m.lambda_GAN > 0:
             with autocast():
                 score = self.D(fake_B)
-            losses["G_GAN"] = self.criterion_gan(score.float(), True) * t.lambda_GAN
+            losses["G_GAN"] = self.criterion_gan(score.float(), True) * m.lambda_GAN
         else:
             losses["G_GAN"] = zero
         nce_terms = [self._nce(query, key, real_A.shape[0]) for query, key in pairs]
@@ -252,10 +252,10 @@ class CUT:
 
     def _nce(self, query: list[Tensor], key: list[Tensor], batch_size: int) -> Tensor:
         """lambda_NCE x the mean over layers of the mean PatchNCE over the sampled patches."""
-        t = self.cfg.train
-        per_layer = [patch_nce_loss(q.float(), k.float(), batch_size, t.nce_T,
-                                    t.nce_includes_all_negatives_from_minibatch).mean() for q, k in zip(query, key)]
-        return sum(per_layer) * t.lambda_NCE / len(per_layer)
+        m = self.cfg.model
+        per_layer = [patch_nce_loss(q.float(), k.float(), batch_size, m.nce_T,
+                                    m.nce_includes_all_negatives_from_minibatch).mean() for q, k in zip(query, key)]
+        return sum(per_layer) * m.lambda_NCE / len(per_layer)
 
     # -- training state --------------------------------------------------------------------
     def rank_state(self) -> dict:
@@ -292,9 +292,9 @@ def check_settings(cfg: Config) -> None:
     checks = [
         (m.netF in NETF_CHOICES, f"--netF {m.netF!r}: use {' or '.join(NETF_CHOICES)}"),
         (m.netF_nc >= 1, "--netF_nc must be at least 1"),
-        (t.num_patches >= 1, "--num_patches must be at least 1"),
-        (t.nce_T > 0, "--nce_T must be positive"),
-        (t.lambda_GAN >= 0 and t.lambda_NCE >= 0, "--lambda_GAN and --lambda_NCE must be >= 0"),
+        (m.num_patches >= 1, "--num_patches must be at least 1"),
+        (m.nce_T > 0, "--nce_T must be positive"),
+        (m.lambda_GAN >= 0 and m.lambda_NCE >= 0, "--lambda_GAN and --lambda_NCE must be >= 0"),
         (t.gan_mode in ("lsgan", "vanilla"), f"--model {m.model} trains with --gan_mode lsgan or vanilla, "
                                              f"not {t.gan_mode}"),
     ]

@@ -98,7 +98,7 @@ class CycleGAN:
     """Four networks, two optimisers, two history pools, and ``train_step``."""
 
     def __init__(self, cfg: Config, device: torch.device, rank: int = 0):
-        t = cfg.train
+        t, m = cfg.train, cfg.model
         self.cfg, self.device = cfg, device
         self.precision = resolve_precision(t.precision, device)
         # Seed once here so that the four networks' initial weights depend only on --seed.
@@ -107,7 +107,7 @@ class CycleGAN:
         D_A, D_B = build_discriminators(cfg)
         for net in (G_A, G_B, D_A, D_B):
             init_weights(net, cfg.model.init_type, cfg.model.init_gain).to(device, memory_format=self.precision.memory_format)
-        self.generators = CycleGenerators(G_A, G_B, identity=t.lambda_identity > 0)
+        self.generators = CycleGenerators(G_A, G_B, identity=m.lambda_identity > 0)
         self.discriminators = Discriminators(D_A, D_B)
         # What the step calls: the same modules, or their DistributedDataParallel wrappers.
         self.run_generators: nn.Module = self.generators
@@ -120,8 +120,8 @@ class CycleGAN:
         self.scaler_G, self.scaler_D = self.precision.grad_scaler(), self.precision.grad_scaler()
         # Rank 0 (and a single process) keep the seeds single-process runs always had.
         pool_seed = t.seed * 2 + 1000003 * rank
-        self.fake_A_pool = ImagePool(t.pool_size, seed=pool_seed + 1)
-        self.fake_B_pool = ImagePool(t.pool_size, seed=pool_seed + 2)
+        self.fake_A_pool = ImagePool(m.pool_size, seed=pool_seed + 1)
+        self.fake_B_pool = ImagePool(m.pool_size, seed=pool_seed + 2)
         self.visuals: Visuals | None = None
         # --ema: averages of the generators' weights; they, not the raw weights, are saved and translated.
         self.averages = {name: WeightAverage(net, t.ema) for name, net in (("G_A", G_A), ("G_B", G_B))} \
@@ -166,8 +166,14 @@ class CycleGAN:
     def set_learning_rate(self, lr: float) -> None:
         set_learning_rate(self.optimizers.values(), lr)
 
-    # --cycle_warmup: the loop sets the share of the cycle loss's weight for each step (1 = the paper's)
+    # --cycle_warmup: the share of the cycle loss's weight for this step (1 = the paper's)
     cycle_scale = 1.0
+
+    def set_progress(self, done: float) -> None:
+        """The share of the run done before this step: the cycle loss's weight rises from 0 over
+        the first --cycle_warmup of the run."""
+        warmup = self.cfg.model.cycle_warmup
+        self.cycle_scale = min(1.0, done / warmup) if warmup > 0 else 1.0
 
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])
@@ -186,7 +192,7 @@ class CycleGAN:
 
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration: update G_A and G_B together, then D_A and D_B. Returns the losses."""
-        t = self.cfg.train
+        m = self.cfg.model
         layout = self.precision.memory_format
         real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
         real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
@@ -204,12 +210,12 @@ class CycleGAN:
             # The bare discriminators: their weights are frozen here, so no gradient to reduce.
             score_fake_B, score_fake_A = self.D_A(fake_B), self.D_B(fake_A)
         if idt_A is not None:
-            losses["idt_A"] = F.l1_loss(idt_A.float(), real_B) * t.lambda_B * t.lambda_identity
-            losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * t.lambda_A * t.lambda_identity
+            losses["idt_A"] = F.l1_loss(idt_A.float(), real_B) * m.lambda_B * m.lambda_identity
+            losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * m.lambda_A * m.lambda_identity
         losses["G_A"] = self.criterion_gan(score_fake_B.float(), True)
         losses["G_B"] = self.criterion_gan(score_fake_A.float(), True)
-        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * t.lambda_A * self.cycle_scale
-        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * t.lambda_B * self.cycle_scale
+        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * m.lambda_A * self.cycle_scale
+        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * m.lambda_B * self.cycle_scale
         self.scaler_G.scale(sum(losses.values())).backward()
         self.scaler_G.step(self.optimizer_G)
         self.scaler_G.update()

@@ -91,7 +91,7 @@ class DCGAN:
         # Discriminator: real -> 1, fake -> 0 (fakes detached: no gradient into G here).
         set_requires_grad(self.D, True)
         self.optimizer_D.zero_grad(set_to_none=True)
-        r1_gamma = self.cfg.train.r1_gamma
+        r1_gamma = self.cfg.model.r1_gamma
         seen_real = self.augment(real).detach().requires_grad_(r1_gamma > 0)
         logits_real = self.D(seen_real)
         logits_fake = self.D(self.augment(fake.detach()))

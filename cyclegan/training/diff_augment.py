@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..config import D_AUGMENTATIONS
+from ..models import D_AUGMENTATIONS
 
 
 def translate(images: Tensor, max_shift: int) -> Tensor:

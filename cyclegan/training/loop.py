@@ -138,8 +138,8 @@ def _loop(tr: _Training) -> TrainResult:
             for batch in tr.loader.for_epoch(progress.epoch, progress.batch):
                 lr = schedule.learning_rate(progress)
                 model.set_learning_rate(lr)
-                if t.cycle_warmup > 0:   # the cycle loss's weight rises from 0 over the first share of the run
-                    model.cycle_scale = min(1.0, schedule.done / max(schedule.total, 1e-9) / t.cycle_warmup)
+                if hasattr(model, "set_progress"):   # a loss weight that follows the run (--cycle_warmup)
+                    model.set_progress(schedule.done / max(schedule.total, 1e-9))
                 last = tr.train_batch(batch)
                 # One small collective per step: mean losses over ranks, and stop together.
                 last, stop = all_reduce_losses(last, stop_requested.is_set(), tr.info)

@@ -17,7 +17,7 @@ from ..config import Config
 from ..data import load_training_data
 from ..data.single import load_single_domain
 from ..errors import UserError
-from ..models import (CARDS, CUT_MODES, CUT_OPTIONS, ModelCard, Supports, add_card, check_supported,  # noqa: F401
+from ..models import (CARDS, CUT_MODES, ModelCard, Supports, add_card, check_supported,  # noqa: F401
                       model_card, model_names, resolve_model, with_model_defaults)
 from .cut_step import CUT
 from .cyclegan_step import CycleGAN

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import fields, replace
+from dataclasses import replace
 
-from ..config import Config, ModelConfig
+from ..config import Config
 from ..config_checks import option
 from ..errors import UserError
 from ..runfolder import RunFolder
-from ..models import find_card
+from ..models import find_card, shaping_options
 
 # Model settings that only shape the first, random weights: a resumed run loads its own.
 INIT_ONLY = ("init_type", "init_gain")
@@ -34,20 +34,20 @@ def resumed_config(cfg: Config, saved_settings: dict, run: RunFolder, warn: bool
         now = " ".join(f"{name} {new}" for name, _, new in differing)
         raise UserError(f"--continue_train: the run in {run.path} was trained with {was}, not {now}; "
                         f"resume with {was} or choose a new --name")
-    return replace(cfg, model=saved.model)   # the init settings too: the run's record stays its own
+    # The run's own networks (the init settings too: its record stays its own); the given losses.
+    own = {name: getattr(saved.model, name) for name in ("model", *shaping_options(type(saved.model)))}
+    return replace(cfg, model=replace(cfg.model, **own))
 
 
 def differences(saved: Config, given: Config) -> list[tuple[str, str, str]]:
     """(option, the run's value, the given value) for each setting that shapes what the run saved."""
     found = []
-    for f in fields(ModelConfig):
-        if f.name in INIT_ONLY:
-            continue
-        old, new = getattr(saved.model, f.name), getattr(given.model, f.name)
-        if f.name == "model":   # aliases name the same model
-            old, new = _model_name(old), _model_name(new)
-        if old != new:
-            found.append((option(f.name), str(old), str(new)))
+    if _model_name(saved.model.model) != _model_name(given.model.model):   # aliases name the same model
+        found.append(("--model", saved.model.model, given.model.model))
+    else:
+        for name in shaping_options(type(saved.model)):
+            if name not in INIT_ONLY and getattr(saved.model, name) != getattr(given.model, name):
+                found.append((option(name), str(getattr(saved.model, name)), str(getattr(given.model, name))))
     # The history pools hold fakes of the run's crop size (the DCGAN's size is its --image_size).
     uses_crop = saved.data.preprocess != "none" and _translates(saved.model.model)
     if uses_crop and saved.data.crop_size != given.data.crop_size:

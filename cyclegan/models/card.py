@@ -7,16 +7,21 @@ takes, the settings a bare ``--model NAME`` starts from, its recipes, its run na
 benchmarks read cards; none of them spells a model's name. How a model is *built and trained*
 lives above, in the training registry (``cyclegan.training.registry``: name -> step class, dataset).
 
-This module imports only config and errors, so every layer may read it.
+This package imports only errors (``config`` imports it: a Config holds its model's options), so
+every layer may read it. The cards themselves are in ``cyclegan.models.cyclegan``, ``.cut`` and
+``.dcgan``, each beside its options dataclass.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import Config
-from .errors import UserError
+from ..errors import UserError
+from .options import OPTIONS_OF_MODEL, ModelOptions, option_fields
+
+# A cyclegan.config.Config. Not imported: config imports the cards (a Config holds its model's options).
+Config = Any
 
 DIRECTIONS = ("AtoB", "BtoA")
 DEFAULT_MODEL = "cyclegan"   # what a bare cyclegan-train, and the demo, train
@@ -42,9 +47,10 @@ class ModelCard:
     # frames, the collapse guard); empty for a model that makes images from noise.
     directions: dict[str, str] = field(default_factory=dict)
     judges: dict[str, str] = field(default_factory=dict)     # generator -> the discriminator of its outputs
-    # Options of this model that some other model does not take: a run of a model that does not
-    # list an option refuses it in one line (``--nce_T is a --model cut option``).
-    options: tuple[str, ...] = ()
+    # The model's options, a dataclass: ``Config.model`` holds one. A flag that is a field of some
+    # other model's options but not of this one's is refused in one line (``--nce_T is a --model
+    # cut/fastcut option``); ``cyclegan-train --help`` lists each field under its models.
+    options_type: type[ModelOptions] = ModelOptions
     defaults: dict[str, Any] = field(default_factory=dict)   # settings flags start from (CLI presets)
     recipes: tuple[str, ...] = ("paper",)       # --recipe values (cyclegan.presets says what each sets)
     watchers: tuple[str, ...] = ()              # watchers every run of this model gets (see cyclegan.run)
@@ -53,6 +59,13 @@ class ModelCard:
     # Forward passes per step of each network over an image of the training size: the memory
     # guard's estimate (train/memory.py). Empty: no estimate (e.g. DCGAN's small fixed sizes).
     activation_passes: dict[str, int] = field(default_factory=dict)
+    # --CUT_mode (the public CUT code's spelling) -> model name; the first is the model modes refine
+    modes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The names of the model's options (its dataclass's fields)."""
+        return tuple(option_fields(self.options_type))
 
     @property
     def translates(self) -> bool:
@@ -82,16 +95,16 @@ class ModelCard:
         return self.drop_partial_batches and full_batch_exists
 
 
-def _domain_name(value: str | None, fallback: str) -> str:
+def domain_name(value: str | None, fallback: str) -> str:
     return Path(value or fallback).name
 
 
-def _dataroot_name(cfg: Config) -> str | None:
+def dataroot_name(cfg: Config) -> str | None:
     return Path(cfg.data.dataroot).expanduser().resolve().name if cfg.data.dataroot else None
 
 
-def _pair_name(cfg: Config) -> str:
-    return _dataroot_name(cfg) or f"{_domain_name(cfg.data.domainA, 'A')}2{_domain_name(cfg.data.domainB, 'B')}"
+def pair_name(cfg: Config) -> str:
+    return dataroot_name(cfg) or f"{domain_name(cfg.data.domainA, 'A')}2{domain_name(cfg.data.domainB, 'B')}"
 
 
 CARDS: dict[str, ModelCard] = {}
@@ -100,74 +113,9 @@ CARDS: dict[str, ModelCard] = {}
 def add_card(card: ModelCard) -> ModelCard:
     """Make a model known by its card (a model's step and dataset register in the training registry)."""
     CARDS[card.name] = card
+    for spelling in (card.name, *card.aliases):
+        OPTIONS_OF_MODEL[spelling] = card.options_type
     return card
-
-
-GENERATOR_OPTIONS = ("upsample",)   # the translators' generators; the DCGAN's has its own fixed layers
-
-add_card(ModelCard(
-    name="cyclegan",
-    aliases=("cycle_gan",),   # the reference's spelling
-    nets=("G_A", "G_B", "D_A", "D_B"),
-    run_name=_pair_name,
-    supports=Supports(ddp=True, precision=True, compile=True, ema=True),
-    directions={"AtoB": "G_A", "BtoA": "G_B"},
-    judges={"G_A": "D_A", "G_B": "D_B"},   # D_A judges G_A's outputs, which look like domain B
-    options=("lambda_A", "lambda_B", "lambda_identity", "pool_size", "cycle_warmup", *GENERATOR_OPTIONS),
-    recipes=("paper", "fast"),
-    # each G: real, reconstruction, identity; each D: the fake for G's loss, real, pooled fake
-    activation_passes={"G_A": 3, "G_B": 3, "D_A": 3, "D_B": 3},
-))
-
-# CUT and FastCUT (Park et al. 2020) with the public code's options and defaults
-# (taesungp/contrastive-unpaired-translation: base, train and cut_model options; docs/CUT.md).
-# One model class; the two modes are presets. Flags given on the command line still win.
-CUT_OPTIONS = ("lambda_GAN", "lambda_NCE", "nce_idt", "nce_layers", "nce_includes_all_negatives_from_minibatch",
-               "netF", "netF_nc", "nce_T", "num_patches", "flip_equivariance", "no_antialias", "no_antialias_up")
-CUT_MODES = {"cut": "cut", "fastcut": "fastcut"}   # --CUT_mode (any case) -> model name
-
-
-def _cut_card(name: str, defaults: dict[str, Any], generator_passes: int) -> ModelCard:
-    return ModelCard(
-        name=name,
-        nets=("G", "D", "F"),
-        # Named apart from a CycleGAN run on the same domains, so the two sit side by side.
-        run_name=lambda cfg: f"{_pair_name(cfg)}_{name}",
-        supports=Supports(ddp=True, precision=True),
-        directions={"AtoB": "G"},
-        judges={"G": "D"},
-        options=(*CUT_OPTIONS, *GENERATOR_OPTIONS),
-        # G: its outputs for the batch (x, and y with --nce_idt) and the encoder over each output
-        # (the input's encoder runs without autograd); D: real, fake for D, fake for G.
-        activation_passes={"G": generator_passes, "D": 3},
-        # The public code: xavier init, lsgan, no history pool, Adam 2e-4 / 0.5, 286 -> 256 crops.
-        defaults={"init_type": "xavier", "init_gain": 0.02, "gan_mode": "lsgan", **defaults},
-    )
-
-
-add_card(_cut_card("cut", {"n_epochs": 200, "n_epochs_decay": 200, "lambda_NCE": 1.0, "nce_idt": True,
-                           "flip_equivariance": False}, generator_passes=4))
-add_card(_cut_card("fastcut", {"n_epochs": 150, "n_epochs_decay": 50, "lambda_NCE": 10.0, "nce_idt": False,
-                               "flip_equivariance": True}, generator_passes=2))
-
-# DCGAN follows the paper (Radford et al. 2016): 64x64 images, 100-d noise, 64-wide networks,
-# batch 128, Adam 2e-4 / beta1 0.5 at a constant rate. Flags given on the command line still win.
-add_card(ModelCard(
-    name="dcgan",
-    nets=("G", "D"),
-    run_name=lambda cfg: _dataroot_name(cfg) or f"{_domain_name(cfg.data.domainA, 'A')}_dcgan",
-    supports=Supports(),
-    options=("d_augment", "r1_gamma"),
-    watchers=("dcgan_samples",),
-    # Both networks batch-normalise: an epoch's last batch of a few leftover images would give
-    # noisy statistics and a noisy step (1797 digits at batch 64 end in a batch of 5).
-    drop_partial_batches=True,
-    defaults={"image_size": 64, "nz": 100, "ngf": 64, "ndf": 64, "channels": 3,
-              "batch_size": 128, "lr": 2e-4, "beta1": 0.5, "n_epochs": 25, "n_epochs_decay": 0,
-              "save_epoch_freq": 5, "print_freq": 50},
-    finished_note=lambda run_dir: (f"fixed-noise grids in {run_dir / 'samples'} (animation: samples/training.gif); "
-                                   f"more samples: cyclegan-sample --checkpoint {run_dir} -n 64 --output DIR"),
-))
 
 
 def model_card(name: str) -> ModelCard:
@@ -201,10 +149,24 @@ def generator_nets() -> tuple[str, ...]:
     return tuple(sorted(names | {"G"}))
 
 
+def options_for(name: str, values: dict[str, Any] | None = None) -> ModelOptions:
+    """A fresh options dataclass of ``--model name``: its defaults, then those of ``values`` it has."""
+    card = model_card(name)
+    known = option_fields(card.options_type)
+    return card.options_type(model=card.name, **{k: v for k, v in (values or {}).items() if k in known})
+
+
+def use_model(cfg: Config, name: str) -> Config:
+    """``cfg`` switched to ``--model name``: its options become that model's dataclass, keeping the
+    values of options both models have (the widths, the initialisation, ...)."""
+    cfg.model = options_for(name, {f.name: getattr(cfg.model, f.name) for f in fields(cfg.model)})
+    return cfg
+
+
 def with_model_defaults(cfg: Config, name: str) -> Config:
     """``cfg`` set to ``--model name`` and that model's published settings (its ``defaults``), as a
     bare ``cyclegan-train --model name`` starts; for code that builds a Config without the CLI."""
-    cfg.model.model = name
+    use_model(cfg, name)
     for key, value in model_card(name).defaults.items():
         for section in (cfg.model, cfg.data, cfg.train):
             if hasattr(section, key):
@@ -216,16 +178,18 @@ def resolve_model(given: dict[str, Any]) -> ModelCard:
     """The model the options name (``--model``, and ``--CUT_mode CUT|FastCUT`` with ``--model cut``, the
     public code's spelling), refusing in one line an option that belongs to another model.
     ``given`` holds only options the user gave; ``CUT_mode`` is taken out of it."""
-    card = model_card(given.get("model", "cyclegan"))
+    card = model_card(given.get("model", DEFAULT_MODEL))
     mode = given.pop("CUT_mode", None)
     if mode is not None:
-        chosen = CUT_MODES.get(str(mode).lower())
+        if not card.modes:
+            owners = "/".join(dict.fromkeys(next(iter(other.modes.values())) for other in CARDS.values() if other.modes))
+            raise UserError(f"--CUT_mode is a --model {owners} option; --model {card.name} has no modes")
+        chosen = {spelled.lower(): name for spelled, name in card.modes.items()}.get(str(mode).lower())
         if chosen is None:
-            raise UserError(f"--CUT_mode {mode}: choose CUT or FastCUT")
-        if card.name not in CUT_MODES.values():
-            raise UserError(f"--CUT_mode is a --model cut option; --model {card.name} has no modes")
-        if "model" in given and card.name == "fastcut" and chosen == "cut":
-            raise UserError("--model fastcut --CUT_mode CUT: choose one (--model cut is CUT)")
+            raise UserError(f"--CUT_mode {mode}: choose {' or '.join(card.modes)}")
+        base = next(iter(card.modes.values()))   # the model a mode refines (--model cut --CUT_mode FastCUT)
+        if "model" in given and chosen != card.name and card.name != base:
+            raise UserError(f"--model {card.name} --CUT_mode {mode}: choose one (--model {chosen} is {mode})")
         card = CARDS[chosen]
     for option in given:
         owners = [other.name for other in CARDS.values() if option in other.options]

@@ -1,0 +1,40 @@
+"""CycleGAN (Zhu et al. 2017): two generators, two PatchGAN discriminators, cycle and identity losses."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .card import ModelCard, Supports, add_card, pair_name
+from .options import FRACTION, TranslatorOptions, training_option
+
+
+@dataclass(slots=True)
+class CycleGANOptions(TranslatorOptions):
+    """The reference's loss weights and history pool, and our cycle warm-up (0: the paper)."""
+    model: str = "cyclegan"
+    lambda_A: float = training_option(10.0, "cycle loss weight A->B->A (default 10)", low=0,
+                             note="the weight of the cycle loss A -> B -> A")
+    lambda_B: float = training_option(10.0, "cycle loss weight B->A->B (default 10)", low=0,
+                             note="the weight of the cycle loss B -> A -> B")
+    lambda_identity: float = training_option(0.5, "identity loss, times lambda (default 0.5; 0 = off)", low=0,
+                                    note="0 turns the identity loss off")
+    pool_size: int = training_option(50, "history of fakes shown to D (default 50)", low=0, below="--pool_size must be >= 0",
+                            note="0 turns the image pool off")
+    cycle_warmup: float = training_option(0.0, "share of the run over which the cycle loss's weight rises from 0 to "
+                                 "--lambda_A/B, so the generators can leave the identity before the cycle holds "
+                                 "them (default 0 = the paper)", **FRACTION,
+                                 note="0 keeps the cycle loss at full weight from the first step")
+
+
+CYCLEGAN = add_card(ModelCard(
+    name="cyclegan",
+    aliases=("cycle_gan",),   # the reference's spelling
+    nets=("G_A", "G_B", "D_A", "D_B"),
+    run_name=pair_name,
+    supports=Supports(ddp=True, precision=True, compile=True, ema=True),
+    directions={"AtoB": "G_A", "BtoA": "G_B"},
+    judges={"G_A": "D_A", "G_B": "D_B"},   # D_A judges G_A's outputs, which look like domain B
+    options_type=CycleGANOptions,
+    recipes=("paper", "fast"),
+    # each G: real, reconstruction, identity; each D: the fake for G's loss, real, pooled fake
+    activation_passes={"G_A": 3, "G_B": 3, "D_A": 3, "D_B": 3},
+))
