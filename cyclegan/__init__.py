@@ -7,7 +7,7 @@
 
 ``cfg.model`` holds the model's own options; ``use_model(cfg, "fastcut")`` switches the model.
 """
-from . import _old_paths
+from .compat import old_paths as _old_paths
 from .config import Config, DataConfig, ModelConfig, TrainConfig
 from .errors import UserError
 from .models import use_model
@@ -21,7 +21,7 @@ def __getattr__(name: str):
     # ``train`` pulls in the loop, the report and evaluation: load it on first use, so that
     # ``from cyclegan import Config``, translation and the scraper stay quick to start.
     if name == "train":
-        from .run import train
+        from .compose.run import train
         globals()["train"] = train
         return train
     raise AttributeError(f"module 'cyclegan' has no attribute {name!r}")

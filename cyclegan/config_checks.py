@@ -174,11 +174,8 @@ def smallest_patchgan_side(n_layers: int) -> int:
 
 def _check_sizes(cfg: Config) -> None:
     m, d = cfg.model, cfg.data
-    if not card_of(cfg).translates:  # the DCGAN's own networks: 32, 64 or 128 pixels, 1 or 3 channels
-        if m.image_size not in (32, 64, 128):
-            raise UserError(f"--image_size {m.image_size}: the DCGAN takes 32, 64 or 128")
-        if m.channels not in (1, 3):
-            raise UserError(f"--channels {m.channels}: choose 1 (grayscale) or 3 (colour)")
+    m.check()   # what the model's own options require of each other (the DCGAN's sizes)
+    if not card_of(cfg).translates:   # networks of fixed sizes, no crop to check against them
         return
     preprocess = d.preprocess
     if "crop" in preprocess and preprocess != "crop" and d.crop_size > d.load_size:

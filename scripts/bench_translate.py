@@ -21,7 +21,7 @@ import torch
 
 from cyclegan.nets import create_generator
 from cyclegan.precision import cpu_has_fast_bf16
-from cyclegan.translate import Translator
+from cyclegan.inference.translate import Translator
 
 
 def time_cell(device: str, precision: str, size: int, repeats: int) -> float:

@@ -33,9 +33,9 @@ import torch
 
 from cyclegan.config import Config
 from cyclegan.models import D_AUGMENTATIONS, options_for
-from cyclegan.metrics_digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure,
+from cyclegan.metrics.digits import (CLASS_SHARE, CONFIDENCE, JUDGE_EPOCHS, build_judge, load_digit_images, measure,
                                      nearest_distances, write_digit_folder)
-from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample
+from cyclegan.inference.sample import load_dcgan_discriminator, load_dcgan_generator, sample
 from cyclegan import train
 from cyclegan.training.dcgan_step import DCGAN
 

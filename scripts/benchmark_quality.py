@@ -14,7 +14,7 @@ next to the untrained network (step 0) and the identity baseline (the untranslat
 
 --model cut|fastcut trains CUT or FastCUT from their published settings (as --recipe paper does
 for CycleGAN; the translation scored is G(test A)). --recipe starts every setting from a
-cyclegan-train recipe (paper: the reference's CycleGAN, resnet_9blocks at width 64; fast: see cyclegan/presets.py); flags given win over it. Without
+cyclegan-train recipe (paper: the reference's CycleGAN, resnet_9blocks at width 64; fast: see cyclegan/compose/presets.py); flags given win over it. Without
 --recipe the settings are this script's small defaults below. --time-steps N times N training
 steps (after one warm-up step) and prints seconds per step, nothing else: the protocol of
 docs/BENCHMARKS.md measures speed that way, in isolation, then trains a step budget (--steps),
@@ -40,7 +40,7 @@ from cyclegan.cli.common import Parser, add_option, run_cli  # noqa: E402
 from cyclegan.config import Config  # noqa: E402
 from cyclegan.errors import UserError  # noqa: E402
 from cyclegan.nets import GENERATORS, UPSAMPLING  # noqa: E402
-from cyclegan.presets import RECIPES, recipe_settings  # noqa: E402
+from cyclegan.compose.presets import RECIPES, recipe_settings  # noqa: E402
 from cyclegan.eval.benchmark import TABLE_HEADER, TABLE_RULE, BenchmarkSettings, table_row  # noqa: E402
 from cyclegan.quality.known_answer import benchmark_config, run_benchmark  # noqa: E402
 

@@ -19,10 +19,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a chec
 from cyclegan.cli.common import Parser, run_cli  # noqa: E402
 from cyclegan.data.images import list_images, load_rgb  # noqa: E402
 from cyclegan.errors import UserError  # noqa: E402
-from cyclegan.generators import load_generator  # noqa: E402
+from cyclegan.inference.generators import load_generator  # noqa: E402
 from cyclegan.metrics import checkerboard_level  # noqa: E402
 from cyclegan.runfolder import RunFolder  # noqa: E402
-from cyclegan.translate import Translator  # noqa: E402
+from cyclegan.inference.translate import Translator  # noqa: E402
 
 PROG = "checkerboard_index"
 

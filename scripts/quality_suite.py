@@ -59,7 +59,7 @@ def parse_value(text: str):
 
 def recipe_options(name: str, defined: dict[str, str]) -> dict:
     """The cyclegan-train options of a recipe: a preset name, or a --define NAME=BASE,key=value,..."""
-    from cyclegan.presets import RECIPES, recipe_settings
+    from cyclegan.compose.presets import RECIPES, recipe_settings
     if name in defined:
         base, *pairs = defined[name].split(",")
         options = recipe_options(base, defined)
@@ -101,7 +101,7 @@ def run_job(spec: dict) -> dict:
     from cyclegan.data.images import list_images, load_rgb
     from cyclegan.eval.real_pair import resize_short
     from cyclegan.eval.score import evaluation_translator
-    from cyclegan.presets import plan_training
+    from cyclegan.compose.presets import plan_training
     from cyclegan.runfolder import RunFolder
     from cyclegan.training.loop import run_training
 

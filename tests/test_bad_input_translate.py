@@ -161,7 +161,7 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_writes(wor
 
 def test_outputs_written_between_planning_and_locking_are_kept(workdir):
     from cyclegan.errors import UserError
-    from cyclegan.translate_files import lock_output, plan_files
+    from cyclegan.inference.translate_files import lock_output, plan_files
 
     plan = plan_files(["photos"], workdir / "out")
     (workdir / "out" / "a.png").write_bytes(b"another run's result")

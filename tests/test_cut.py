@@ -13,17 +13,17 @@ from cyclegan.checkpoint import load_torch_file
 from cyclegan.cli.train import main as train_main
 from cyclegan.errors import UserError
 from cyclegan.eval.score import score_run
-from cyclegan.export import export_checkpoint
-from cyclegan.generators import resolve_generator
+from cyclegan.inference.export import export_checkpoint
+from cyclegan.inference.generators import resolve_generator
 from cyclegan.loss_log import read_log
-from cyclegan.losses import patch_nce_loss
+from cyclegan.training.losses import patch_nce_loss
 from cyclegan.nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features
 from cyclegan.nets.spec import infer_generator_spec
-from cyclegan.presets import plan_training
+from cyclegan.compose.presets import plan_training
 from cyclegan.training import run_training
 from cyclegan.training.cut_step import CUT, build_generator as build_cut_generator
 from cyclegan.models import model_card
-from cyclegan.translate import Translator
+from cyclegan.inference.translate import Translator
 
 
 def unit(x):

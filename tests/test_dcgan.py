@@ -21,7 +21,7 @@ from cyclegan.data.single import SingleDomainDataset, load_single_domain
 from loaders import epoch_loader
 from cyclegan.errors import UserError
 from cyclegan.nets.dcgan import DCGANDiscriminator, DCGANGenerator, create_dcgan
-from cyclegan.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
+from cyclegan.inference.sample import load_dcgan_discriminator, load_dcgan_generator, sample, to_pil
 from cyclegan import train
 from cyclegan.training.dcgan_step import DCGAN
 from cyclegan.loss_log import read_log
@@ -374,7 +374,7 @@ def test_sample_oversample_uses_the_runs_discriminator(dcgan_run, tmp_path, caps
 # -- the quality bar, short version ------------------------------------------------------------
 
 def test_nearest_distances_flag_copies_and_skip_the_image_itself():
-    from cyclegan.metrics_digits import load_digit_images, nearest_distances
+    from cyclegan.metrics.digits import load_digit_images, nearest_distances
     images, _ = load_digit_images()
     pool = images[:300]
     copies = nearest_distances(pool[:5], pool)
@@ -390,7 +390,7 @@ def test_nearest_distances_flag_copies_and_skip_the_image_itself():
 def test_short_training_on_digits_beats_the_untrained_generator(tmp_path):
     """The issue's digits benchmark in miniature: a judge CNN, a short DCGAN run through the
     ordinary loop, and the three measures on 500 samples, trained vs untrained."""
-    from cyclegan.metrics_digits import build_judge, load_digit_images, measure, write_digit_folder
+    from cyclegan.metrics.digits import build_judge, load_digit_images, measure, write_digit_folder
     judge = build_judge(seed=0, epochs=8)
     assert judge.held_out_accuracy >= 0.97  # the issue's bar for the judge
     images, _ = load_digit_images()
@@ -411,7 +411,7 @@ def test_short_training_on_digits_beats_the_untrained_generator(tmp_path):
 # -- any -n: batches, and a refusal for what must be held whole ----------------------------------
 
 def test_latents_drawn_in_chunks_are_the_one_stream():
-    from cyclegan.sample import latent_batches, latents
+    from cyclegan.inference.sample import latent_batches, latents
     for nz in (1, 3, 100):
         for n in (1, 5, 16, 17, 33, 100, 257):
             for chunk in (16, 32):
@@ -419,7 +419,7 @@ def test_latents_drawn_in_chunks_are_the_one_stream():
 
 
 def test_batched_sampling_gives_the_very_images_of_sample(monkeypatch):
-    import cyclegan.sample as sampling
+    import cyclegan.inference.sample as sampling
     monkeypatch.setattr(sampling, "LATENT_CHUNK", 256)      # 600 images: chunks of 256 and 344
     torch.manual_seed(0)
     G = DCGANGenerator(16, 8, 3, 32).eval()
@@ -432,7 +432,7 @@ def test_batched_sampling_gives_the_very_images_of_sample(monkeypatch):
 
 
 def test_files_are_written_batch_by_batch_and_existing_ones_found_by_one_look(dcgan_run, tmp_path, monkeypatch):
-    import cyclegan.sample as sampling
+    import cyclegan.inference.sample as sampling
     monkeypatch.setattr(sampling, "LATENT_CHUNK", 16)
     out = tmp_path / "out"
     out.mkdir()
@@ -458,7 +458,7 @@ def test_what_cannot_fit_in_memory_is_refused_in_one_line(dcgan_run, tmp_path, c
 
 
 def test_the_memory_limit_is_an_argument(dcgan_run, tmp_path):
-    from cyclegan.sample import write_samples
+    from cyclegan.inference.sample import write_samples
     with pytest.raises(UserError, match=r"-n 64: a grid of that many images needs about 0 MiB of memory and 0 MiB"):
         write_samples(dcgan_run, tmp_path / "o", 64, grid=True, memory_limit=1000)
     write_samples(dcgan_run, tmp_path / "o", 64, memory_limit=1000)     # files: nothing held whole

@@ -11,7 +11,7 @@ from cyclegan.checkpoint import load_torch_file
 from cyclegan.runfolder import STATE_FILE
 from cyclegan.data.images import list_images
 from cyclegan.loss_log import read_log
-from cyclegan.generators import load_generator
+from cyclegan.inference.generators import load_generator
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch built without distributed")
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from cyclegan.cli.export import main
-from cyclegan.generators import build_generator, resolve_generator
+from cyclegan.inference.generators import build_generator, resolve_generator
 
 from test_translate import make_run
 

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from cyclegan.config import Config
 from cyclegan.errors import UserError
-from cyclegan.losses import GANLoss
+from cyclegan.training.losses import GANLoss
 from conftest import set_options
 from cyclegan.training.cyclegan_step import CycleGAN
 

@@ -89,7 +89,7 @@ def test_a_model_added_by_its_card_alone_trains_and_translates(toy_model, photo_
     assert result.step == 2 and result.run_dir.name == "toy_run"
     assert (result.run_dir / "latest_net_G.pth").is_file()
     assert model_card("toy").one_sided
-    from cyclegan.generators import resolve_generator
+    from cyclegan.inference.generators import resolve_generator
     assert resolve_generator(result.run_dir).path.name == "latest_net_G.pth"
 
 

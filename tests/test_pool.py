@@ -1,6 +1,6 @@
 import torch
 
-from cyclegan.pool import ImagePool
+from cyclegan.training.pool import ImagePool
 
 
 def images(values):

@@ -15,7 +15,7 @@ from cyclegan.data.images import list_images, load_rgb
 from cyclegan.data.known_pairs import KNOWN_PAIRS, draw_strength
 from cyclegan.eval.real_pair import score_real, split_judges, structure, fit_judge
 from cyclegan.metrics import psnr
-from cyclegan.run import train
+from cyclegan.compose.run import train
 from cyclegan.runfolder import RunFolder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "quality_suite.py"

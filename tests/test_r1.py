@@ -4,7 +4,7 @@ import torch
 
 from cyclegan.models import use_model
 from cyclegan.config import Config
-from cyclegan.metrics_digits import load_digit_images
+from cyclegan.metrics.digits import load_digit_images
 from cyclegan.training.dcgan_step import DCGAN, r1_penalty
 
 

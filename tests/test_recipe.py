@@ -8,10 +8,10 @@ from cyclegan import train
 from cyclegan.checkpoint import load_torch_file
 from cyclegan.config import Config
 from cyclegan.errors import UserError
-from cyclegan.generators import load_generator
+from cyclegan.inference.generators import load_generator
 from cyclegan.nets import create_generator, init_weights
 from cyclegan.nets.spec import infer_generator_spec
-from cyclegan.presets import RECIPES, plan_training
+from cyclegan.compose.presets import RECIPES, plan_training
 from cyclegan.runfolder import STATE_FILE
 from cyclegan.training.cyclegan_step import CycleGAN
 

@@ -13,8 +13,8 @@ import pytest
 from conftest import tiny_config
 from cyclegan import train
 from cyclegan.errors import UserError
-from cyclegan.presets import plan_training
-from cyclegan.reference_options import TRAIN_OPTIONS, options_table, translate_reference_options
+from cyclegan.compose.presets import plan_training
+from cyclegan.compat.reference_options import TRAIN_OPTIONS, options_table, translate_reference_options
 from cyclegan.runfolder import RunFolder
 from cyclegan.training import learning_rate
 
@@ -25,7 +25,7 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 def test_the_docs_table_lists_every_option_as_the_code_handles_it():
     doc = (ROOT / "docs" / "REFERENCE_OPTIONS.md").read_text()
-    assert options_table() in doc, "regenerate the table: python -c 'from cyclegan.reference_options import " \
+    assert options_table() in doc, "regenerate the table: python -c 'from cyclegan.compat.reference_options import " \
                                    "options_table; print(options_table())'"
     assert len(TRAIN_OPTIONS) >= 53
 

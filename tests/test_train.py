@@ -20,7 +20,7 @@ from cyclegan.data.images import load_rgb
 from cyclegan.data.transforms import to_tensor
 from cyclegan.training.cyclegan_step import CycleGAN
 from cyclegan.loss_log import read_log
-from cyclegan.generators import load_generator
+from cyclegan.inference.generators import load_generator
 
 CLI = [sys.executable, "-m", "cyclegan.cli.train"]
 

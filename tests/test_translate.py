@@ -18,7 +18,7 @@ from cyclegan.cli.translate import main
 from cyclegan.config import Config
 from cyclegan.nets import create_generator
 from cyclegan.nets.spec import infer_generator_spec
-from cyclegan.translate import Translator, plan_axis
+from cyclegan.inference.translate import Translator, plan_axis
 
 REFERENCE_KEYS = Path(__file__).resolve().parent / "data" / "reference_state_dict_keys.txt"
 
@@ -114,7 +114,7 @@ def test_library_translator_on_images_tensors_and_batches(workdir):
     y = translate(x)
     assert y.shape == (3, 30, 26) and y.abs().max() <= 1
     # translate.py must not pull in the training code: checked in a fresh interpreter.
-    code = "import sys, cyclegan.translate; print(any(m.startswith('cyclegan.train') for m in sys.modules))"
+    code = "import sys, cyclegan.inference.translate; print(any(m.startswith('cyclegan.train') for m in sys.modules))"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -157,7 +157,7 @@ def test_memory_stays_bounded_on_a_4000x3000_image(tmp_path):
     script = textwrap.dedent("""
         import resource, torch
         from cyclegan.nets.generator import ResnetGenerator
-        from cyclegan.translate import Translator
+        from cyclegan.inference.translate import Translator
         torch.manual_seed(0)
         g = ResnetGenerator(3, 3, ngf=4, n_blocks=1)
         t = Translator(g, tile=512, tile_stats="fast")
@@ -267,7 +267,7 @@ def _with_old_instance_norm_stats(state: dict, net) -> dict:
 ])
 def test_every_reference_layout_is_inferred_and_loads_strictly(tmp_path, monkeypatch, netG, ngf, norm, dropout,
                                                                old_stats):
-    from cyclegan.generators import build_generator, resolve_generator
+    from cyclegan.inference.generators import build_generator, resolve_generator
 
     torch.manual_seed(0)
     net = create_generator(netG, ngf=ngf, norm=norm, use_dropout=dropout)
@@ -312,7 +312,7 @@ def test_layout_inference_refuses_what_is_not_a_resnet_generator(tmp_path):
 def test_translate_files_is_the_cli_without_the_shell(workdir):
     """A notebook translates a folder: same names, collisions resolved, formats, alpha, failures listed."""
     from cyclegan.errors import UserError
-    from cyclegan.translate_files import translate_files
+    from cyclegan.inference.translate_files import translate_files
 
     (workdir / "a").mkdir()
     (workdir / "b").mkdir()
@@ -347,7 +347,7 @@ def test_translate_files_is_the_cli_without_the_shell(workdir):
 
 def test_an_image_beyond_the_memory_is_refused_in_one_line(workdir, capsys):
     from cyclegan.errors import UserError
-    from cyclegan.translate_files import translate_files
+    from cyclegan.inference.translate_files import translate_files
 
     generator = create_generator("resnet_6blocks", ngf=8)
     need_small = Translator(generator, tile=64).memory_needed(40, 32)
@@ -373,8 +373,8 @@ def test_an_image_beyond_the_memory_is_refused_in_one_line(workdir, capsys):
 
 
 def test_a_long_tiled_translation_says_how_long_first(monkeypatch):
-    import cyclegan.translate as translate_module
-    from cyclegan.translate import tile_pass_seconds
+    import cyclegan.inference.translate as translate_module
+    from cyclegan.inference.translate import tile_pass_seconds
 
     # Two passes for fast; for exact one per norm, each as far as its norm, then the last one.
     times = tile_pass_seconds(1.0, [0.25, 0.5], timed_pixels=100, tiled_pixels=400)

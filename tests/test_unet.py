@@ -11,7 +11,7 @@ from cyclegan.errors import UserError
 from cyclegan.nets import create_generator
 from cyclegan.nets.spec import infer_generator_spec
 from cyclegan.training.cyclegan_step import build_generators
-from cyclegan.translate import Translator
+from cyclegan.inference.translate import Translator
 
 UNET_KEYS = Path(__file__).parent / "data" / "reference_unet_keys.txt"
 
@@ -93,7 +93,7 @@ def test_unet_trains_only_on_crops_of_its_multiple():
 def test_bare_unet_file_exports_to_torchscript_with_its_multiple(tmp_path):
     import json
 
-    from cyclegan.export import export_checkpoint
+    from cyclegan.inference.export import export_checkpoint
     torch.save(create_generator("unet_128", ngf=4).state_dict(), tmp_path / "latest_net_G.pth")
     result = export_checkpoint(tmp_path / "latest_net_G.pth", tmp_path / "out", formats=("torchscript",),
                                log=lambda line: None)

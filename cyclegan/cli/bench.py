@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sys
 
-from ..bench import MODELS, run_benchmark
+from ..compose.bench import MODELS, run_benchmark
 from ..errors import UserError
 from .common import Parser, add_option, run_cli
 

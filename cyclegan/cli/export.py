@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from ..export import FORMATS, export_checkpoint
+from ..inference.export import FORMATS, export_checkpoint
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-export"

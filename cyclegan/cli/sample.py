@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from ..device import resolve_device
-from ..sample import write_samples
+from ..inference.sample import write_samples
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-sample"

@@ -1,4 +1,4 @@
-"""``cyclegan-train``: parse flags, plan the run (``cyclegan.presets``), call ``cyclegan.train``, print.
+"""``cyclegan-train``: parse flags, plan the run (``cyclegan.compose.presets``), call ``cyclegan.train``, print.
 
 With no domain options (or ``--demo``) it builds the offline demo domains first, trains a
 small CycleGAN on them, and scores the translated test images against their known truth.
@@ -15,12 +15,12 @@ from typing import get_type_hints
 from ..models import CARDS, option_fields
 from ..config import default_workers
 from ..nets import GENERATORS, UPSAMPLING
-from ..presets import RECIPES, plan_training
+from ..compose.presets import RECIPES, plan_training
 from ..runfolder import RunFolder
 from ..report import DISPLAY_CHOICES
 from ..report.test_split import test_split_change
 from ..eval.collapse_watch import STILL_IDENTITY
-from ..run import train
+from ..compose.run import train
 from ..quality.known_answer import score_known_answer
 from ..training.schedule import parse_duration
 from ..training.registry import model_entry, model_names

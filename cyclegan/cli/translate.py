@@ -10,7 +10,7 @@ writing is refused. Unreadable inputs, images below the network's minimum size a
 large for the memory available are reported by name and skipped; the exit code is 2 when any
 input failed.
 
-The reference's ``test.py`` form works too (``cyclegan.reference_test``), with its results layout:
+The reference's ``test.py`` form works too (``cyclegan.inference.reference_test``), with its results layout:
 
     cyclegan-translate --dataroot datasets/horse2zebra/testA --name horse2zebra_pretrained --model test
     cyclegan-translate --dataroot datasets/maps --name maps_cyclegan --model cycle_gan --num_test 10
@@ -25,12 +25,12 @@ from tqdm import tqdm
 
 from ..device import resolve_device
 from ..errors import UserError
-from ..generators import build_generator, resolve_generator
-from ..images import FORMATS
-from ..reference_options import apply_suffix
-from ..reference_test import PREPROCESS, ReferenceTest, run_reference_test
-from ..translate import Translator
-from ..translate_files import default_output, expand_inputs, lock_output, plan_files, translate_files
+from ..inference.generators import build_generator, resolve_generator
+from ..data.pixels import FORMATS
+from ..compat.reference_options import apply_suffix
+from ..inference.reference_test import PREPROCESS, ReferenceTest, run_reference_test
+from ..inference.translate import Translator
+from ..inference.translate_files import default_output, expand_inputs, lock_output, plan_files, translate_files
 from .common import Parser, add_option, run_cli
 
 PROG = "cyclegan-translate"

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 
 from ..config import Config
 from ..errors import UserError
+from ..models.dcgan import check_image_shape
 from .domains import Domain, resolve_domain, train_images
 from .images import load_rgb, readable_images, shown
 from .unaligned import DEFAULT_CACHE_BYTES, DecodedCache, load_with_fallback
@@ -86,8 +87,5 @@ def load_single_domain(cfg: Config) -> SingleDomainDataset:
                         "add .jpg/.png files that open in an image viewer")
     if cfg.data.batch_size < 1:
         raise UserError(f"--batch_size {cfg.data.batch_size} must be at least 1")
-    from ..nets.dcgan import CHANNELS, middle_stages
-    middle_stages(cfg.model.image_size)  # a clear error for an unsupported size
-    if cfg.model.channels not in CHANNELS:
-        raise UserError(f"--channels {cfg.model.channels}: choose 1 (grayscale) or 3 (colour)")
+    check_image_shape(cfg.model.image_size, cfg.model.channels)   # a clear error for an unsupported size
     return SingleDomainDataset(paths, cfg.model.image_size, cfg.model.channels, flip=not cfg.data.no_flip)

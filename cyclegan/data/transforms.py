@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ..errors import UserError
-from ..images import to_tensor
+from .pixels import to_tensor
 from .images import shown
 
 PREPROCESS_MODES = ("resize_and_crop", "scale_width_and_crop", "crop", "scale_width", "none")

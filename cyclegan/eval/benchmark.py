@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..metrics import psnr, ssim
-from ..translate import Translator
+from ..inference.translate import Translator
 
 
 @dataclass

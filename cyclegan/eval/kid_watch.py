@@ -28,7 +28,7 @@ from ..errors import UserError
 from ..events import CheckpointSaved, Measured, RunStarted, StepEnded
 from ..metrics import kid
 from ..runfolder import RunFolder
-from ..translate import Translator
+from ..inference.translate import Translator
 from .features import build_extractor
 from .score import domain_test_dirs
 

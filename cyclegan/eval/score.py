@@ -20,12 +20,12 @@ from ..data import resolve_domains
 from ..data.images import list_images, load_rgb, readable_images
 from ..checkpoint import atomic_write_bytes
 from ..errors import UserError
-from ..images import png_bytes
-from ..generators import load_generator, run_directions
+from ..data.pixels import png_bytes
+from ..inference.generators import load_generator, run_directions
 from ..metrics import KIDResult, fid, kid, mean_l1, psnr, ssim
 from ..metrics.paired import SSIM_MIN_SIDE
 from ..runfolder import RunFolder
-from ..translate import Translator
+from ..inference.translate import Translator
 from .features import FeatureExtractor
 from .lpips import LPIPS
 

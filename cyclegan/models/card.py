@@ -52,8 +52,8 @@ class ModelCard:
     # cut/fastcut option``); ``cyclegan-train --help`` lists each field under its models.
     options_type: type[ModelOptions] = ModelOptions
     defaults: dict[str, Any] = field(default_factory=dict)   # settings flags start from (CLI presets)
-    recipes: tuple[str, ...] = ("paper",)       # --recipe values (cyclegan.presets says what each sets)
-    watchers: tuple[str, ...] = ()              # watchers every run of this model gets (see cyclegan.run)
+    recipes: tuple[str, ...] = ("paper",)       # --recipe values (cyclegan.compose.presets says what each sets)
+    watchers: tuple[str, ...] = ()              # watchers every run of this model gets (see cyclegan.compose.run)
     drop_partial_batches: bool = False          # skip an epoch's last, smaller batch (batch norm)
     finished_note: Callable[[Path], str] | None = None   # what cyclegan-train says after a run
     # Forward passes per step of each network over an image of the training size: the memory

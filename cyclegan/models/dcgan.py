@@ -6,10 +6,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import UserError
 from .card import ModelCard, Supports, add_card, dataroot_name, domain_name
 from .options import ModelOptions, option, training_option
 
 D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
+IMAGE_SIZES = (32, 64, 128)                # one stride-2 stage more or less per doubling (nets/dcgan.py)
+CHANNELS = (1, 3)                          # grayscale or colour
+
+
+def check_image_shape(image_size: int, channels: int) -> None:
+    """The sizes the DCGAN's networks are built for, refused in one line otherwise."""
+    if image_size not in IMAGE_SIZES:
+        raise UserError(f"--image_size {image_size}: the DCGAN takes {', '.join(map(str, IMAGE_SIZES[:-1]))} "
+                        f"or {IMAGE_SIZES[-1]}")
+    if channels not in CHANNELS:
+        raise UserError(f"--channels {channels}: choose 1 (grayscale) or 3 (colour)")
 
 
 @dataclass(slots=True)
@@ -26,6 +38,9 @@ class DCGANOptions(ModelOptions):
     r1_gamma: float = training_option(0.0, "R1 penalty, gamma/2 x the squared gradient of D at real images (Mescheder et "
                              "al. 2018; steadies D on small domains; default 0 = off, as in the paper)", low=0,
                              note="0 turns the R1 penalty off")
+
+    def check(self) -> None:
+        check_image_shape(self.image_size, self.channels)
 
 
 DCGAN = add_card(ModelCard(

@@ -82,6 +82,9 @@ class ModelOptions(_NamedModel):
     init_gain: float = option(0.02, "scale of the initial weights (default 0.02)", low=0, high=100, low_open=True,
                               note="the scale of the initial weights")
 
+    def check(self) -> None:
+        """Refuse, in one line, values that are each in range but do not go together (after the ranges)."""
+
 
 @dataclass(slots=True)
 class TranslatorOptions(ModelOptions):

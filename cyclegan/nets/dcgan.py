@@ -21,10 +21,8 @@ import math
 from torch import Tensor, nn
 
 from ..errors import UserError
+from ..models.dcgan import CHANNELS, IMAGE_SIZES
 from .init import init_weights
-
-IMAGE_SIZES = (32, 64, 128)
-CHANNELS = (1, 3)
 
 
 def middle_stages(image_size: int) -> int:

@@ -23,12 +23,12 @@ from ..device import resolve_device
 from ..errors import UserError
 from ..eval.benchmark import BenchmarkResult, BenchmarkSettings, score_generator
 from ..eval.score import evaluation_translator
-from ..generators import load_generator
+from ..inference.generators import load_generator
 from ..metrics import psnr
 from ..report.html_report import write_report
 from ..report.test_split import STRIP_ROWS, save_strip
 from ..runfolder import RunFolder
-from ..translate import Translator
+from ..inference.translate import Translator
 from ..training.loop import run_training
 from ..models import CARDS, with_model_defaults
 from ..training.registry import model_entry

@@ -2,7 +2,7 @@
 Weights & Biases and DCGAN sample grids.
 
 Each is a watcher: a callable subscribed to the run's events (``cyclegan/events.py``). It reads
-the payloads (losses, images, networks) and never changes training. ``cyclegan.run`` decides
+the payloads (losses, images, networks) and never changes training. ``cyclegan.compose.run`` decides
 which watchers a run gets.
 """
 DISPLAY_CHOICES = ("auto", "visdom", "tensorboard", "none")

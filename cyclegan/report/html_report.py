@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from ..checkpoint import atomic_write_bytes
 from ..config import Config
-from ..images import png_bytes
+from ..data.pixels import png_bytes
 from ..loss_log import read_log
 from ..models import card_of
 from ..runfolder import RunFolder

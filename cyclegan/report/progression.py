@@ -21,11 +21,11 @@ from ..checkpoint import atomic_write_bytes, unwrap
 from ..config import Config
 from ..data.domains import resolve_dataroot, resolve_domain
 from ..data.images import decode_or_skip, list_images
-from ..generators import load_generator
-from ..images import gif_bytes, png_bytes, resize_and_centre_crop, to_images, to_tensor
+from ..inference.generators import load_generator
+from ..data.pixels import gif_bytes, png_bytes, resize_and_centre_crop, to_images, to_tensor
 from ..models import card_of
 from ..runfolder import RunFolder
-from ..translate import Translator
+from ..inference.translate import Translator
 
 FIXED_COUNT = 4
 MAX_TILE = 256

@@ -13,7 +13,7 @@ from PIL import Image
 from ..checkpoint import atomic_write_bytes
 from ..events import EpochEnded, RunEnded, RunStarted
 from ..runfolder import RunFolder
-from ..sample import gif_bytes, image_grid, png_bytes
+from ..inference.sample import gif_bytes, image_grid, png_bytes
 
 ANIMATION_FILE = "training.gif"
 

@@ -17,9 +17,9 @@ from PIL import Image
 from ..data import resolve_domains
 from ..data.images import decode_or_skip, list_images, load_rgb
 from ..events import RunEnded, RunStarted
-from ..generators import load_generator
+from ..inference.generators import load_generator
 from ..runfolder import RunFolder
-from ..translate import Translator
+from ..inference.translate import Translator
 from .html_report import write_report
 
 STRIP_ROWS = 6      # test photos in the side-by-side strip

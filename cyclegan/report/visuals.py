@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..images import to_image
+from ..data.pixels import to_image
 
 
 def visuals_to_images(visuals: dict[str, torch.Tensor], per_visual: int = 8) -> dict[str, Image.Image]:

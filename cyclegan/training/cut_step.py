@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
 from ..errors import UserError
-from ..losses import GANLoss, patch_nce_loss
+from .losses import GANLoss, patch_nce_loss
 from ..nets import init_weights, set_requires_grad
 from ..nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features, \
     run_keeping_features

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
 from ..errors import UserError
-from ..losses import GANLoss, gradient_penalty
+from .losses import GANLoss, gradient_penalty
 from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
-from ..pool import ImagePool
+from .pool import ImagePool
 from ..precision import resolve_precision
 from .compile import compile_module
 from .distributed import ddp_wrapper

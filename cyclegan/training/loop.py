@@ -9,7 +9,7 @@ before the first step (the state to resume, the model, its data and schedule, th
 start); ``_loop`` is the algorithm, on one screen.
 
 The loop announces the moments of the run on an ``EventBus`` (``cyclegan/events.py``) and knows
-nothing of who listens: ``cyclegan.train`` (``cyclegan/run.py``) subscribes the report, the
+nothing of who listens: ``cyclegan.train`` (``cyclegan/compose/run.py``) subscribes the report, the
 dashboards and evaluation. Each line of the loss log is announced with its means (``LossesLogged``),
 so the dashboards plot the log's own numbers. The model is whatever the registry builds for ``--model``; the loop
 reads its declaration (``training/registry.py``) and never probes it.
@@ -52,7 +52,7 @@ from .rng import capture_rng_state, restore_rng_state
 from .schedule import make_schedule
 
 
-LR_POLICIES = ("linear", "step", "cosine")   # the reference's, but plateau (see cyclegan/reference_options.py)
+LR_POLICIES = ("linear", "step", "cosine")   # the reference's, but plateau (see cyclegan/compat/reference_options.py)
 
 
 def learning_rate(cfg: Config, epoch: int) -> float:

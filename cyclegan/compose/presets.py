@@ -10,15 +10,15 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .config import Config, DataConfig, TrainConfig
-from .config_checks import check_run_name
-from .data.demo import build_demo_domains
-from .data.domains import datasets_root
-from .errors import UserError
-from .reference_options import apply_suffix, translate_reference_options
-from .runfolder import RunFolder
-from .training.loop import run_name
-from .models import CARDS, DEFAULT_MODEL, ModelCard, options_for, resolve_model, shaping_options
+from ..config import Config, DataConfig, TrainConfig
+from ..config_checks import check_run_name
+from ..data.demo import build_demo_domains
+from ..data.domains import datasets_root
+from ..errors import UserError
+from ..compat.reference_options import apply_suffix, translate_reference_options
+from ..runfolder import RunFolder
+from ..training.loop import run_name
+from ..models import CARDS, DEFAULT_MODEL, ModelCard, options_for, resolve_model, shaping_options
 
 # The demo trains a smaller CycleGAN at a small size so that it shows real progress within
 # minutes on a laptop CPU; any of these can still be overridden on the command line.

@@ -1,6 +1,6 @@
 """Translating images with a trained generator (no training code imported here).
 
-    from cyclegan.translate import Translator
+    from cyclegan.inference.translate import Translator
     translate = Translator.from_checkpoint("checkpoints/forest2abstract", direction="AtoB")
     painting = translate(Image.open("photo.jpg"))          # PIL in, PIL out, any size
 
@@ -41,12 +41,12 @@ from PIL import Image
 from torch import Tensor, nn
 
 from cyclegan.progress import progress_bar
-from .data.images import to_rgb
-from .device import available_memory, format_bytes, resolve_device
-from .errors import UserError
+from ..data.images import to_rgb
+from ..device import available_memory, format_bytes, resolve_device
+from ..errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
-from .images import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
-from .precision import resolve_precision
+from ..data.pixels import attach_alpha, resize_short_side, split_alpha, to_image, to_tensor, upright
+from ..precision import resolve_precision
 
 MULTIPLE = 4                        # a ResNet generator downsamples twice (a U-Net declares its own)
 MIN_SIZE = 8                        # a ResNet generator's smallest side (see ResnetGenerator.min_size)
@@ -238,7 +238,7 @@ class Translator:
     C x H x W values in [-1, 1] -> tensor of the same shape.
 
     ``tiling=False`` translates every image whole, whatever its size (evaluation does, so its
-    numbers never depend on a memory budget). Files and folders: ``cyclegan.translate_files``.
+    numbers never depend on a memory budget). Files and folders: ``cyclegan.inference.translate_files``.
 
     ``memory_limit``: bytes an image may need (default None: the memory available when it comes);
     larger images are refused. ``log`` receives the one line that says a tiled image will take long.

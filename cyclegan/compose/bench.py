@@ -26,13 +26,13 @@ from dataclasses import dataclass
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .config import Config
-from .device import resolve_device
-from .nets import create_generator
-from .precision import Precision, describe_precision, resolve_precision
-from .training.cut_step import CUT
-from .training.cyclegan_step import CycleGAN
-from .models import CARDS, DEFAULT_MODEL, with_model_defaults
+from ..config import Config
+from ..device import resolve_device
+from ..nets import create_generator
+from ..precision import Precision, describe_precision, resolve_precision
+from ..training.cut_step import CUT
+from ..training.cyclegan_step import CycleGAN
+from ..models import CARDS, DEFAULT_MODEL, with_model_defaults
 
 MODELS = tuple(name for name, card in CARDS.items() if card.translates)   # the translators' steps are timed
 

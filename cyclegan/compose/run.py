@@ -14,21 +14,21 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .config import Config
-from .errors import UserError
-from .eval.collapse_watch import CollapseWatcher
-from .eval.kid_watch import KIDWatcher
-from .eval.rank_trace import rank_trace_from_env
-from .report.test_split import TestSplitWatcher
-from .events import EventBus
-from .report import DISPLAY_CHOICES
-from .report.report_watch import ReportWatcher
-from .report.samples_watch import DCGANSamplesWatcher
-from .report.tensorboard_watch import TensorBoardWatcher
-from .report.visdom_watch import VisdomWatcher
-from .report.wandb_watch import WandbWatcher
-from .runfolder import RunFolder
-from .training import TrainResult, model_entry, run_name, run_training
+from ..config import Config
+from ..errors import UserError
+from ..eval.collapse_watch import CollapseWatcher
+from ..eval.kid_watch import KIDWatcher
+from ..eval.rank_trace import rank_trace_from_env
+from ..report.test_split import TestSplitWatcher
+from ..events import EventBus
+from ..report import DISPLAY_CHOICES
+from ..report.report_watch import ReportWatcher
+from ..report.samples_watch import DCGANSamplesWatcher
+from ..report.tensorboard_watch import TensorBoardWatcher
+from ..report.visdom_watch import VisdomWatcher
+from ..report.wandb_watch import WandbWatcher
+from ..runfolder import RunFolder
+from ..training import TrainResult, model_entry, run_name, run_training
 
 # Watchers a model can declare by name (ModelEntry.watchers).
 DECLARED_WATCHERS: dict[str, Callable[[], object]] = {

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import load_network, load_torch_file
-from .errors import UserError
-from .nets.spec import GeneratorSpec, infer_generator_spec
-from .runfolder import RunFolder, check_tag, find_latest_run, parse_weights_name
+from ..checkpoint import load_network, load_torch_file
+from ..errors import UserError
+from ..nets.spec import GeneratorSpec, infer_generator_spec
+from ..runfolder import RunFolder, check_tag, find_latest_run, parse_weights_name
 
-from .models import DEFAULT_MODEL, DIRECTIONS, find_card, generator_nets, model_card
+from ..models import DEFAULT_MODEL, DIRECTIONS, find_card, generator_nets, model_card
 
 # A weights file named by a network of the two-sided default model (latest_net_G_A.pth) says its
 # direction; a bare reference-style file (latest_net_G.pth) does not.

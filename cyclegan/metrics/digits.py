@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .images import to_image
-from .metrics import fid
+from ..data.pixels import to_image
+from . import fid
 
 DIGIT_SIZE = 32
 CONFIDENCE = 0.9

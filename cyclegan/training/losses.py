@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .errors import UserError
+from ..errors import UserError
 
 GAN_MODES = ("lsgan", "vanilla", "wgangp")
 

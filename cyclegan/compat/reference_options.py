@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import UserError
+from ..errors import UserError
 
 # How an option is handled: "same" (the reference's meaning, a field of Config), "translated"
 # (turned into our settings below), "alias" (another name for one of ours), "ignored" (accepted,

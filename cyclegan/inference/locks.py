@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import UserError
+from ..errors import UserError
 
 _held: dict[Path, int] = {}       # lock files this process holds -> how many holders inside it
 

@@ -1,7 +1,7 @@
 """Translating image files: folders, globs and single files in, one output file per input.
 
-    from cyclegan.translate import Translator
-    from cyclegan.translate_files import translate_files
+    from cyclegan.inference.translate import Translator
+    from cyclegan.inference.translate_files import translate_files
     translator = Translator.from_checkpoint("checkpoints/forest2abstract")
     result = translate_files(translator, ["photos/", "more/*.jpg"], "paintings/", fmt="jpg")
     result.written, result.failed            # what was written; (input, why) for each skipped input
@@ -28,10 +28,10 @@ from typing import Callable, Iterator, Sequence
 from PIL import Image, UnidentifiedImageError
 
 from cyclegan.progress import progress_bar
-from .checkpoint import atomic_write_bytes
-from .data.images import is_image_file
-from .errors import NO_ROOM, UserError, WriteFailed
-from .images import FORMATS, attach_alpha, encode, side_by_side, upright
+from ..checkpoint import atomic_write_bytes
+from ..data.images import is_image_file
+from ..errors import NO_ROOM, UserError, WriteFailed
+from ..data.pixels import FORMATS, attach_alpha, encode, side_by_side, upright
 from .locks import hold_lock
 from .translate import Translator, prepare_image
 

@@ -29,15 +29,15 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from .checkpoint import atomic_write_bytes, load_network
-from .config import ModelConfig
-from .device import available_memory, format_bytes
-from .errors import UserError, writing
-from .images import gif_bytes as _gif_bytes
-from .images import png_bytes, to_image
-from .nets.dcgan import DCGANDiscriminator, DCGANGenerator
-from .models import CARDS
-from .runfolder import RunFolder, parse_weights_name
+from ..checkpoint import atomic_write_bytes, load_network
+from ..config import ModelConfig
+from ..device import available_memory, format_bytes
+from ..errors import UserError, writing
+from ..data.pixels import gif_bytes as _gif_bytes
+from ..data.pixels import png_bytes, to_image
+from ..nets.dcgan import DCGANDiscriminator, DCGANGenerator
+from ..models import CARDS
+from ..runfolder import RunFolder, parse_weights_name
 
 __all__ = ["load_dcgan_generator", "load_dcgan_discriminator", "latents", "slerp", "interpolate_latents",
            "sample_latents", "most_real", "candidates", "sample", "to_pil", "image_grid", "png_bytes", "gif_bytes",

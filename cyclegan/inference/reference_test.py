@@ -1,6 +1,6 @@
 """The reference's ``test.py``, as a library function: same options, same results layout.
 
-    from cyclegan.reference_test import ReferenceTest, run_reference_test
+    from cyclegan.inference.reference_test import ReferenceTest, run_reference_test
     result = run_reference_test(ReferenceTest(dataroot="datasets/horse2zebra/testA",
                                               name="horse2zebra_pretrained", model="test"))
     result.page                     # results/horse2zebra_pretrained/test_latest/index.html
@@ -21,7 +21,7 @@ Both stop after ``num_test`` inputs. Test-time preprocessing is the reference's:
 crop_size = 256``, ``resize_and_crop`` (squash to load_size x load_size, bicubic, then crop),
 no flipping. Differences, all deliberate: a crop smaller than the resized image is taken from
 the centre (the reference takes it at random, so its results differ run to run); pixels are
-rounded, not truncated, to 8 bits (``cyclegan.images``: at most 1 level apart); an image that
+rounded, not truncated, to 8 bits (``cyclegan.data.pixels``: at most 1 level apart); an image that
 cannot be read, or is below the network's minimum size, is named and skipped instead of ending
 the run; two inputs with one file name get ``-2`` instead of overwriting each other; a side
 that is not a multiple of the network's (a U-Net's 256) is padded and cropped back instead of
@@ -38,14 +38,14 @@ from typing import Callable
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from .checkpoint import atomic_write_bytes
-from .data.images import find_images
-from .device import resolve_device
-from .errors import UserError
+from ..checkpoint import atomic_write_bytes
+from ..data.images import find_images
+from ..device import resolve_device
+from ..errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
-from .images import centre_crop, encode, to_image, to_tensor
-from .models import DEFAULT_MODEL, model_card
-from .runfolder import RunFolder
+from ..data.pixels import centre_crop, encode, to_image, to_tensor
+from ..models import DEFAULT_MODEL, model_card
+from ..runfolder import RunFolder
 from .translate import Translator
 from .translate_files import refuse_input_overwrite
 

@@ -7,7 +7,7 @@ Files written to the output folder (``generator_<direction>.*``):
     .json   the sidecar: direction, architecture, input/output range and layout, the
             multiple-of-4 rule, the parity measured at export
 
-    from cyclegan.export import export_checkpoint
+    from cyclegan.inference.export import export_checkpoint
     export_checkpoint("checkpoints/forest2abstract", "exports/forest2abstract", direction="BtoA")
 
 Each file is written to a temporary name, loaded back and compared with the eager network
@@ -28,8 +28,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .checkpoint import atomic_write_bytes
-from .errors import UserError
+from ..checkpoint import atomic_write_bytes
+from ..errors import UserError
 from .generators import GeneratorSource, build_generator, resolve_generator
 from .translate import MULTIPLE, network_geometry
 
