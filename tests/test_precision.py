@@ -76,8 +76,10 @@ def test_compiled_networks_save_the_same_keys():
     assert {name: list(bare_state_dict(net)) for name, net in model.nets.items()} == keys
 
 
-def test_compile_auto_only_on_cuda_for_long_runs():
-    assert should_compile("auto", CPU, 10 ** 6) is False
+def test_compile_auto_only_on_cuda_and_bf16_cpus_for_long_runs():
+    assert should_compile("auto", CPU, 10 ** 6) is False                      # fp32 on a CPU: 1.04x, never
+    assert should_compile("auto", CPU, 10 ** 6, precision="bf16") is True     # bf16 on a CPU: long runs
+    assert should_compile("auto", CPU, 5000, precision="bf16") is False
     assert should_compile("auto", torch.device("cuda"), 10 ** 6) is True
     assert should_compile("auto", torch.device("cuda"), 10) is False
     assert should_compile("on", CPU, 1) is True and should_compile("off", torch.device("cuda"), 10 ** 6) is False
@@ -113,4 +115,6 @@ def test_compile_auto_under_time_decides_from_the_budget_and_says_why():
     assert compile_choice("auto", cuda, 10 ** 6, time_budget=3600)[0]
     assert compile_choice("auto", cuda, 10 ** 6)[0] and not compile_choice("auto", cuda, 100)[0]
     assert not compile_choice("auto", CPU, 10 ** 6, time_budget=3600)[0]
+    assert not compile_choice("auto", CPU, 10 ** 6, time_budget=3600, precision="bf16")[0]   # 1 h: not repaid
+    assert compile_choice("auto", CPU, 10 ** 6, time_budget=3 * 3600, precision="bf16")[0]
     assert compile_choice("on", CPU, 1, time_budget=60) == (True, "--compile on")

@@ -18,36 +18,49 @@ from torch import nn
 
 from ..errors import UserError
 
-# auto compiles on CUDA only for runs long enough to repay a few minutes of compilation. On CPU
-# it stays off: measured on a 2-core AVX2 machine, compiled steps were not faster than eager
-# ones (oneDNN convolutions dominate and compilation cannot fuse into them).
+# auto compiles on CUDA only for runs long enough to repay a few minutes of compilation.
 AUTO_MIN_STEPS_CUDA = 2000
 # Under --time the compilation's minutes come out of the budget (its first step holds them): on an
 # H200, 74 s of a 2-minute budget went to compiling. auto compiles only budgets it can repay.
 AUTO_MIN_BUDGET_CUDA_S = 20 * 60
+# On a CPU, compiling pays only in bf16 (AVX-512 bf16 or AMX): measured on an AMD EPYC with
+# AVX512-BF16, one thread (scripts/bench_end_to_end.py, docs/BENCHMARKS.md), the paper's networks at
+# 128 px step 1.18x faster compiled in bf16 but only 1.04x in fp32, and the fast recipe's small
+# networks at 64 px 1.07x; compiling took 88 s (less from the cache). The small networks repay that
+# only after about 13,000 steps, so auto compiles long runs only: a full paper schedule (200 epochs
+# of a 1,000-image domain is 200,000 steps), not the demo or a short --time run.
+AUTO_MIN_STEPS_CPU_BF16 = 20_000
+AUTO_MIN_BUDGET_CPU_BF16_S = 2 * 60 * 60
 
 
 def compile_choice(setting: str, device: torch.device, total_steps: int,
-                   time_budget: float | None = None) -> tuple[bool, str]:
-    """Whether to torch.compile, and why (what ``--compile auto`` says it chose)."""
+                   time_budget: float | None = None, precision: str = "fp32") -> tuple[bool, str]:
+    """Whether to torch.compile, and why (what ``--compile auto`` says it chose). ``precision``:
+    the arithmetic the run trains in (on a CPU, only bf16 steps gain from compiling)."""
     if setting not in ("auto", "on", "off"):
         raise UserError(f"--compile {setting!r}: choose auto, on or off")
     if setting != "auto":
         return setting == "on", f"--compile {setting}"
-    if device.type != "cuda":
-        return False, "--compile auto: not compiling on the CPU (compiled steps were not faster here)"
+    if device.type == "cuda":
+        min_steps, min_budget = AUTO_MIN_STEPS_CUDA, AUTO_MIN_BUDGET_CUDA_S
+    elif device.type == "cpu" and precision == "bf16":
+        min_steps, min_budget = AUTO_MIN_STEPS_CPU_BF16, AUTO_MIN_BUDGET_CPU_BF16_S
+    else:
+        return False, (f"--compile auto: not compiling on the {device.type.upper()} in {precision} (compiled steps "
+                       "were hardly faster: 1.04x)")
     if time_budget is not None:
-        if time_budget < AUTO_MIN_BUDGET_CUDA_S:
+        if time_budget < min_budget:
             return False, (f"--compile auto: not compiling, a --time budget of {time_budget / 60:.0f} min is too "
-                           f"short to repay compilation (auto compiles from {AUTO_MIN_BUDGET_CUDA_S // 60} min)")
+                           f"short to repay compilation (auto compiles from {min_budget // 60} min)")
         return True, "--compile auto: compiling; its time counts against the --time budget"
-    if total_steps < AUTO_MIN_STEPS_CUDA:
-        return False, f"--compile auto: not compiling {total_steps} steps (auto compiles from {AUTO_MIN_STEPS_CUDA})"
+    if total_steps < min_steps:
+        return False, f"--compile auto: not compiling {total_steps} steps (auto compiles from {min_steps})"
     return True, f"--compile auto: compiling for {total_steps} steps"
 
 
-def should_compile(setting: str, device: torch.device, total_steps: int, time_budget: float | None = None) -> bool:
-    return compile_choice(setting, device, total_steps, time_budget)[0]
+def should_compile(setting: str, device: torch.device, total_steps: int, time_budget: float | None = None,
+                   precision: str = "fp32") -> bool:
+    return compile_choice(setting, device, total_steps, time_budget, precision)[0]
 
 
 def compile_cache_dir() -> Path:

@@ -211,7 +211,8 @@ def _prepare(cfg: Config, folder: RunFolder, events: EventBus, info: DistInfo, d
     # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
     schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
                              saved.get("schedule") if saved is not None else None)
-    compiled = entry.supports.compile and _choose_compile(cfg, device, total_steps - progress.step, info)
+    compiled = entry.supports.compile and _choose_compile(cfg, device, total_steps - progress.step, info,
+                                                          model.precision.name)
     if compiled:
         model.compile_networks()
     _describe(entry, cfg, model, folder, info, compiled)
@@ -258,10 +259,12 @@ def _planned_steps(cfg: Config, n_batches: int, info: DistInfo) -> int:
     return total_steps
 
 
-def _choose_compile(cfg: Config, device: torch.device, steps_left: int, info: DistInfo) -> bool:
-    """--compile; auto on a GPU says what it chose (from the planned steps, or the --time budget)."""
-    chosen, why = compile_choice(cfg.train.compile, device, steps_left, cfg.train.time_budget)
-    if cfg.train.compile == "auto" and device.type == "cuda" and info.is_main:
+def _choose_compile(cfg: Config, device: torch.device, steps_left: int, info: DistInfo, precision: str) -> bool:
+    """--compile; auto says what it chose (from the planned steps, or the --time budget) where it
+    could compile: on a GPU, and on a CPU with bf16 units."""
+    chosen, why = compile_choice(cfg.train.compile, device, steps_left, cfg.train.time_budget, precision)
+    could = device.type == "cuda" or precision == "bf16"
+    if cfg.train.compile == "auto" and could and info.is_main:
         print(f"cyclegan-train: {why}", file=sys.stderr)
     return chosen
 
