@@ -22,6 +22,7 @@ from typing import Any
 
 
 D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
+COLOUR_STARTS = ("identity", "fit")       # --colour_start choices (cyclegan/training/colour_fit.py)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class ModelConfig:
     init_gain: float = 0.02
     use_dropout: bool = False        # the CycleGAN model runs its generators without dropout
     upsample: str = "transpose"      # transpose (the reference) | resize: nearest x2 + 3x3 conv
+    colour_start: str = "identity"   # identity | fit: a generator's colour path starts at a colour map fitted to the data
     input_nc: int = 3
     output_nc: int = 3
     # DCGAN only (Radford et al. defaults)

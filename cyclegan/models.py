@@ -113,7 +113,7 @@ add_card(ModelCard(
     supports=Supports(ddp=True, precision=True, compile=True, ema=True),
     directions={"AtoB": "G_A", "BtoA": "G_B"},
     judges={"G_A": "D_A", "G_B": "D_B"},   # D_A judges G_A's outputs, which look like domain B
-    options=("lambda_A", "lambda_B", "lambda_identity", "pool_size", "cycle_warmup", *GENERATOR_OPTIONS),
+    options=("lambda_A", "lambda_B", "lambda_identity", "pool_size", "cycle_warmup", "colour_start", *GENERATOR_OPTIONS),
     recipes=("paper", "fast"),
     # each G: real, reconstruction, identity; each D: the fake for G's loss, real, pooled fake
     activation_passes={"G_A": 3, "G_B": 3, "D_A": 3, "D_B": 3},

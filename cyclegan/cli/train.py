@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from ..models import CARDS
-from ..config import D_AUGMENTATIONS, default_workers
+from ..config import COLOUR_STARTS, D_AUGMENTATIONS, default_workers
 from ..nets import GENERATORS, UPSAMPLING
 from ..presets import RECIPES, plan_training
 from ..runfolder import RunFolder
@@ -114,6 +114,10 @@ def _model_options(p: Parser) -> None:
     add_option(model, "--upsample", choices=list(UPSAMPLING),
                help="generator upsampling (default transpose, the reference's; resize: nearest x2 then a 3x3 "
                     "conv, no checkerboard; files then no longer load into the reference's network)")
+    add_option(model, "--colour_start", choices=list(COLOUR_STARTS),
+               help="where the colour path of --netG colour_skip_resnet_6blocks starts: identity (default) or fit: "
+                    "before training, an affine colour map fitted to the colours of each domain (from the identity, "
+                    "the negative and the channel swaps; a few seconds, counted in --time)")
     add_option(model, "--netD", choices=["basic", "n_layers", "pixel"], help="discriminator (default basic: 70x70 PatchGAN)")
     add_option(model, "--n_layers_D", type=int, help="PatchGAN depth (default 3 = 70x70)")
     add_option(model, "--ngf", type=int, help="generator width (default 64)")

@@ -18,8 +18,8 @@ from ..errors import UserError
 from ..runfolder import RunFolder
 from ..models import find_card
 
-# Model settings that only shape the first, random weights: a resumed run loads its own.
-INIT_ONLY = ("init_type", "init_gain")
+# Model settings that only shape the first weights: a resumed run loads its own.
+INIT_ONLY = ("init_type", "init_gain", "colour_start")
 
 
 def resumed_config(cfg: Config, saved_settings: dict, run: RunFolder, warn: bool = True) -> Config:
