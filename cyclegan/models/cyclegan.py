@@ -7,6 +7,9 @@ from .card import ModelCard, Supports, add_card, pair_name
 from .options import FRACTION, TranslatorOptions, training_option
 
 
+COLOUR_STARTS = ("identity", "fit")   # --colour_start choices (cyclegan/training/colour_fit.py)
+
+
 @dataclass(slots=True)
 class CycleGANOptions(TranslatorOptions):
     """The reference's loss weights and history pool, and our cycle warm-up (0: the paper)."""
@@ -19,6 +22,10 @@ class CycleGANOptions(TranslatorOptions):
                                     note="0 turns the identity loss off")
     pool_size: int = training_option(50, "history of fakes shown to D (default 50)", low=0, below="--pool_size must be >= 0",
                             note="0 turns the image pool off")
+    colour_start: str = training_option(
+        "identity", "where the colour path of --netG colour_skip_resnet_6blocks starts: identity (default) or fit: "
+        "before training, an affine colour map fitted to the colours of each domain (from the identity, the "
+        "negative and the channel swaps; a few seconds, counted in --time)", choices=COLOUR_STARTS)
     cycle_warmup: float = training_option(0.0, "share of the run over which the cycle loss's weight rises from 0 to "
                                  "--lambda_A/B, so the generators can leave the identity before the cycle holds "
                                  "them (default 0 = the paper)", **FRACTION,

@@ -143,7 +143,8 @@ class ColourSkipResnetGenerator(SkipResnetGenerator):
     colour or tone map (a hue rotation, a tone curve, the warm palette of paintings), which
     depends on the absolute colour, is slow for it to learn. ``colour`` is a small per-pixel
     network without normalisation (1x1 convolutions: 3 -> 16 -> 16 -> 3, leaky ReLU), whose
-    output layer starts at zero, so the generator still starts as the identity.
+    output layer starts at zero, so the generator still starts as the identity
+    (``--colour_start fit``: the training step sets it to a colour map fitted to the data first).
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, n_blocks: int = 6,
@@ -160,6 +161,9 @@ class ColourSkipResnetGenerator(SkipResnetGenerator):
             last(colour_width, output_nc, kernel_size=1),                   # out x H x W
         )
 
+    def colour_map(self, x: Tensor) -> Tensor:
+        """The per-pixel part of the output: what the generator gives while ``change`` is zero."""
+        return x + self.colour(x) if self.keeps_input else self.colour(x)   # out x H x W
+
     def forward(self, x: Tensor) -> Tensor:
-        base = x + self.colour(x) if self.keeps_input else self.colour(x)   # out x H x W
-        return (base + self.change(x)).clamp(-1.0, 1.0)                     # out x H x W, in [-1, 1]
+        return (self.colour_map(x) + self.change(x)).clamp(-1.0, 1.0)       # out x H x W, in [-1, 1]

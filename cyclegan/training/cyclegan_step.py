@@ -6,6 +6,7 @@ G_B maps B -> A and D_B judges A.
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -14,11 +15,13 @@ from torch import Tensor, nn
 
 from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
+from ..models.cyclegan import COLOUR_STARTS
 from ..errors import UserError
 from .losses import GANLoss, gradient_penalty
 from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
 from .pool import ImagePool
 from ..precision import resolve_precision
+from .colour_fit import fit_colour_maps, sample_pixels, set_colour_path
 from .compile import compile_module
 from .distributed import ddp_wrapper
 from .ema import WeightAverage
@@ -32,6 +35,11 @@ def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     make = lambda in_nc, out_nc: create_generator(m.netG, input_nc=in_nc, output_nc=out_nc, ngf=m.ngf,
                                                   norm=m.norm, use_dropout=m.use_dropout, upsample=m.upsample)
     G_A, G_B = make(m.input_nc, m.output_nc), make(m.output_nc, m.input_nc)
+    if m.colour_start not in COLOUR_STARTS:
+        raise UserError(f"--colour_start {m.colour_start!r} is not known; use one of {', '.join(COLOUR_STARTS)}")
+    if m.colour_start == "fit" and not hasattr(G_A, "colour_map"):
+        raise UserError(f"--colour_start fit starts a generator's colour path, and --netG {m.netG} has none: "
+                        "use --netG colour_skip_resnet_6blocks")
     multiple, d = getattr(G_A, "size_multiple", 4), cfg.data   # a U-Net's: 2**num_downs
     if multiple > 4 and ("crop" not in d.preprocess or d.crop_size % multiple):
         raise UserError(f"--netG {m.netG} trains on sides that are multiples of {multiple}: use --crop_size "
@@ -99,7 +107,7 @@ class CycleGAN:
 
     def __init__(self, cfg: Config, device: torch.device, rank: int = 0):
         t, m = cfg.train, cfg.model
-        self.cfg, self.device = cfg, device
+        self.cfg, self.device, self.rank = cfg, device, rank
         self.precision = resolve_precision(t.precision, device)
         # Seed once here so that the four networks' initial weights depend only on --seed.
         torch.manual_seed(t.seed)
@@ -126,6 +134,25 @@ class CycleGAN:
         # --ema: averages of the generators' weights; they, not the raw weights, are saved and translated.
         self.averages = {name: WeightAverage(net, t.ema) for name, net in (("G_A", G_A), ("G_B", G_B))} \
             if t.ema > 0 else {}
+
+    def start_from_data(self, dataset) -> bool:
+        """Before a new run's first step (the loop calls it; not on resume): --colour_start fit sets
+        each generator's colour path to an affine colour map fitted to the training colours
+        (``colour_fit.py``), and the weight averages start from there. True when it did."""
+        if self.cfg.model.colour_start != "fit":
+            return False
+        seed = self.cfg.train.seed
+        pixels_A, pixels_B = sample_pixels(dataset, seed)
+        fit = fit_colour_maps(pixels_A, pixels_B, seed=seed)
+        errors = (set_colour_path(self.G_A, fit.forward, pixels_A, seed=seed),
+                  set_colour_path(self.G_B, fit.backward, pixels_B, seed=seed + 1))
+        self.averages = {name: WeightAverage(self.training_nets[name], self.cfg.train.ema) for name in self.averages}
+        if self.rank == 0:
+            others = ", ".join(f"{name} {d:.4f}" for name, d in sorted(fit.distances.items(), key=lambda kv: kv[1]))
+            print(f"cyclegan-train: --colour_start fit: the colour paths start at the map fitted from the "
+                  f"{fit.start} (colour distance {fit.distances[fit.start]:.4f}, untouched {fit.untouched:.4f}; "
+                  f"every start: {others}); set to within {max(errors):.3f} rms", file=sys.stderr)
+        return True
 
     G_A = property(lambda self: self.generators.G_A)
     G_B = property(lambda self: self.generators.G_B)

@@ -199,6 +199,11 @@ def _prepare(cfg: Config, folder: RunFolder, events: EventBus, info: DistInfo, d
         progress = Progress(**saved["progress"])
         restore_rng_state(_own_rank_state(saved, info, model))
         log.truncate_after(progress.step)
+    start_seconds = 0.0
+    if saved is None and hasattr(model, "start_from_data"):
+        began = time.monotonic()
+        if model.start_from_data(dataset):   # a start fitted to the data (--colour_start fit)
+            start_seconds = time.monotonic() - began
     if info.is_main:
         folder.path.mkdir(parents=True, exist_ok=True)
         folder.write_config(cfg)
@@ -211,6 +216,8 @@ def _prepare(cfg: Config, folder: RunFolder, events: EventBus, info: DistInfo, d
     # The learning rate of every step, and when the run ends: by epochs, or by the clock (--time).
     schedule = make_schedule(cfg, lambda epoch: learning_rate(cfg, epoch), total_steps,
                              saved.get("schedule") if saved is not None else None)
+    if start_seconds:
+        schedule.charge(start_seconds)   # --time includes the start from the data
     compiled = entry.supports.compile and _choose_compile(cfg, device, total_steps - progress.step, info,
                                                           model.precision.name)
     if compiled:

@@ -18,7 +18,7 @@ from ..errors import UserError
 from ..runfolder import RunFolder
 from ..models import find_card, shaping_options
 
-# Model settings that only shape the first, random weights: a resumed run loads its own.
+# Model settings that only shape the first weights: a resumed run loads its own.
 INIT_ONLY = ("init_type", "init_gain")
 
 

@@ -18,7 +18,8 @@ where it stood, and ``--continue_train --time 10m`` makes the budget the time tr
 10 minutes.
 
 Time counts from the first step of each session: building the model and loading data are not
-part of the budget; saves and reports between steps are.
+part of the budget; saves and reports between steps are, and so is a model's start from the data
+(``--colour_start fit``: ``charge``).
 """
 from __future__ import annotations
 
@@ -139,6 +140,9 @@ class EpochSchedule:
                      f"schedule, constant then decaying, into the time you have")
         return line
 
+    def charge(self, seconds: float) -> None:
+        pass   # epochs count steps, not seconds
+
     def state_dict(self) -> dict:
         return {"kind": "epochs"}
 
@@ -193,6 +197,10 @@ class TimeSchedule:
 
     def step_done(self, progress) -> None:
         self.elapsed += self.timer.step_done()
+
+    def charge(self, seconds: float) -> None:
+        """Count work before the first step that belongs to training (--colour_start fit) in the budget."""
+        self.elapsed += seconds
 
     def estimate(self, progress) -> str | None:
         timed = self.timer.timed
