@@ -166,7 +166,8 @@ def _training_options(p: Parser) -> None:
                     "--continue_train: this much more time. Implies --recipe fast unless --recipe is given")
     add_option(train, "--recipe", choices=list(RECIPES),
                help="where the options start from: paper (the reference's CycleGAN; the default) or fast (chosen on "
-                    "the quality suite, docs/BENCHMARKS.md: --netG colour_skip_resnet_6blocks --cycle_warmup 0.3 "
+                    "the quality suite, docs/BENCHMARKS.md: --netG colour_skip_resnet_6blocks --colour_start fit "
+                    "--cycle_warmup 0.3 "
                     "--upsample resize --ngf 16 --ndf 16 --ema 0.999 --lr 5e-4 --lambda_identity 0; the default with "
                     "--time and for the demo); options given win")
     add_option(train, "--ema", type=float,

@@ -42,6 +42,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         # starts as the identity (input plus a learned change) with a per-pixel colour path:
         # instance norm hides absolute colour from the ResNet, the colour path sees it
         "netG": "colour_skip_resnet_6blocks",
+        # ...whose colour path starts at an affine colour map fitted to each domain's colours: from
+        # the identity a generator cannot reach a negative or a swap of two channels (the cycle keeps
+        # it invertible, and invertible maps cannot change orientation); seeds 0-2 on the suite
+        "colour_start": "fit",
         "cycle_warmup": 0.3,             # the cycle loss rises over the first 30%: leave the identity first
         "upsample": "resize",            # no transposed convolutions: no checkerboard
         "ngf": 16, "ndf": 16,            # small enough for thousands of steps on a CPU
