@@ -101,6 +101,12 @@ def test_recipes_and_their_refusals(tmp_path):
     assert mine.model.ngf == 32 and mine.model.upsample == "resize"
     kept = plan_training({**domains, "recipe": "paper", "time_budget": 600.0}).config
     assert kept.model.netG == "resnet_9blocks" and kept.train.time_budget == 600.0
+    # the recipe's fitted colour start needs a colour path: a --netG without one starts as it does
+    assert fast.model.colour_start == "fit"
+    own = plan_training({**domains, "time_budget": 600.0, "netG": "resnet_6blocks"}).config
+    assert own.model.netG == "resnet_6blocks" and own.model.colour_start == "identity"
+    asked = plan_training({**domains, "time_budget": 600.0, "netG": "resnet_6blocks", "colour_start": "fit"}).config
+    assert asked.model.colour_start == "fit"   # given by the user: kept, and refused when the run builds
     with pytest.raises(UserError, match="--recipe fast is a recipe for --model cyclegan"):
         plan_training({"model": "dcgan", "domainA": str(tmp_path / "a"), "recipe": "fast"})
 

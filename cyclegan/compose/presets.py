@@ -15,6 +15,7 @@ from ..config_checks import check_run_name
 from ..data.demo import build_demo_domains
 from ..data.domains import datasets_root
 from ..errors import UserError
+from ..nets import COLOUR_PATH_GENERATORS
 from ..compat.reference_options import apply_suffix, translate_reference_options
 from ..runfolder import RunFolder
 from ..training.loop import run_name
@@ -87,12 +88,21 @@ def config_from_options(options: dict[str, Any], preset: dict[str, Any] | None =
 def plan_training(options: dict[str, Any], prog: str = "cyclegan-train") -> TrainPlan:
     """The run the options ask for. With no domain options (or ``demo``): the offline demo."""
     plan = _plan(translate_reference_options({k: v for k, v in options.items() if v is not None}), prog)
+    _start_where_it_applies(plan.config, given=options.get("colour_start") is not None)
     suffix = options.get("suffix")
     if suffix:   # the reference's --suffix, filled from the options as the run sees them
         cfg = plan.config
         cfg.train.name = apply_suffix(cfg.train.name or run_name(cfg), suffix, cfg.flat())
         check_run_name(cfg.train.name, "--suffix")   # a suffix may bring its own / or ..
     return plan
+
+
+def _start_where_it_applies(cfg: Config, given: bool) -> None:
+    """The fast recipe's fitted colour start sets a generator's colour path: with a --netG that has
+    none (``--time --netG resnet_6blocks``) the run starts as that generator does, instead of being
+    refused for an option the user never gave. Given by the user, it is checked (and refused) as is."""
+    if not given and getattr(cfg.model, "colour_start", None) == "fit" and cfg.model.netG not in COLOUR_PATH_GENERATORS:
+        cfg.model.colour_start = "identity"
 
 
 def _plan(given: dict[str, Any], prog: str) -> TrainPlan:

@@ -37,7 +37,8 @@ GENERATORS: dict[str, Callable[..., nn.Module]] = {
                                   upsample=upsample, start="random"),
     **{name: unet_builder(num_downs) for name, num_downs in UNET_DEPTHS.items()},   # unet_128, unet_256
 }
-REFERENCE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", *UNET_DEPTHS)   # laid out key for key like the reference's
+REFERENCE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", *UNET_DEPTHS)
+COLOUR_PATH_GENERATORS = ("colour_skip_resnet_6blocks", "pixelmap_resnet_6blocks")   # --colour_start fit sets their colour path   # laid out key for key like the reference's
 
 # "basic" is the 70x70 PatchGAN at the default n_layers=3; "n_layers" is the reference's
 # spelling for the same network at another depth.
