@@ -295,51 +295,46 @@ def test_only_the_cards_and_each_models_own_code_spell_model_or_network_names():
     assert not found, found
 
 
-def test_cyclegan_train_is_the_function_and_the_old_training_paths_still_import_with_a_warning():
-    code = """
-import warnings, cyclegan, cyclegan.training.loop
-from cyclegan import train
-assert callable(train) and train.__module__ == "cyclegan.compose.run", train
+def old_path_imports_with_a_warning(old: str, message: str, then: str, before: str = "") -> None:
+    """In a fresh interpreter: ``before`` runs, importing ``old`` raises a DeprecationWarning that
+    says ``message`` (warnings as errors), then, warnings ignored, ``then`` runs its asserts."""
+    code = f"""
+import warnings
+{before}
 warnings.simplefilter("error", DeprecationWarning)
 try:
-    import cyclegan.train.registry
+    import {old}
 except DeprecationWarning as w:
-    assert "moved to cyclegan.training" in str(w), w
+    assert {message!r} in str(w), w
 else:
     raise SystemExit("no warning")
 warnings.simplefilter("ignore", DeprecationWarning)
-import cyclegan.train.registry as old, cyclegan.training.registry as new
+{then}
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_cyclegan_train_is_the_function_and_the_old_training_paths_still_import_with_a_warning():
+    old_path_imports_with_a_warning(
+        "cyclegan.train.registry", "moved to cyclegan.training",
+        before="""import cyclegan, cyclegan.training.loop
+from cyclegan import train
+assert callable(train) and train.__module__ == "cyclegan.compose.run", train""",
+        then="""import cyclegan.train.registry as old, cyclegan.training.registry as new
 from cyclegan.train import learning_rate
 assert old is new and learning_rate is cyclegan.training.learning_rate
-assert callable(cyclegan.train)   # importing the old package still leaves something that trains
-print("ok")
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.stdout.strip() == "ok", done.stderr[-2000:]
-
+assert callable(cyclegan.train)   # importing the old package still leaves something that trains""")
 
 def test_the_grouped_modules_old_paths_still_import_with_a_warning():
-    code = """
-import warnings
-warnings.simplefilter("error", DeprecationWarning)
-try:
-    import cyclegan.translate
-except DeprecationWarning as w:
-    assert "cyclegan.translate is now cyclegan.inference.translate" in str(w), w
-else:
-    raise SystemExit("no warning")
-warnings.simplefilter("ignore", DeprecationWarning)
-import cyclegan.translate as old, cyclegan.inference.translate as new
+    old_path_imports_with_a_warning(
+        "cyclegan.translate", "cyclegan.translate is now cyclegan.inference.translate",
+        then="""import cyclegan.translate as old, cyclegan.inference.translate as new
 from cyclegan.presets import plan_training
 from cyclegan.compose.presets import plan_training as moved
-assert old is new and plan_training is moved
-print("ok")
-"""
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.stdout.strip() == "ok", done.stderr[-2000:]
-
+assert old is new and plan_training is moved""")
 
 def test_no_function_in_the_package_is_over_80_lines():
     """A function reads on one screen (the training loop included)."""
