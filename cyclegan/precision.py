@@ -51,6 +51,10 @@ class Precision:
     def memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.channels_last else torch.contiguous_format
 
+    def place(self, batch: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """A batch on ``device`` in this precision's layout (channels-last with low precision)."""
+        return batch.to(device, non_blocking=True, memory_format=self.memory_format)
+
     @property
     def needs_grad_scaler(self) -> bool:
         return self.name == "fp16" and self.device_type == "cuda"

@@ -198,9 +198,7 @@ class CUT:
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration as the public code runs it: G's forward, then D's update, then G's and H's."""
         m = self.cfg.model
-        layout = self.precision.memory_format
-        real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
-        real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
+        real_A, real_B = self.precision.place(real_A, self.device), self.precision.place(real_B, self.device)
         for net in self.nets.values():
             net.train()
         autocast = self.precision.autocast

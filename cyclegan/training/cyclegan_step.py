@@ -220,9 +220,7 @@ class CycleGAN:
     def train_step(self, real_A: Tensor, real_B: Tensor) -> dict[str, float]:
         """One iteration: update G_A and G_B together, then D_A and D_B. Returns the losses."""
         m = self.cfg.model
-        layout = self.precision.memory_format
-        real_A = real_A.to(self.device, non_blocking=True, memory_format=layout)
-        real_B = real_B.to(self.device, non_blocking=True, memory_format=layout)
+        real_A, real_B = self.precision.place(real_A, self.device), self.precision.place(real_B, self.device)
         for net in self.training_nets.values():
             net.train()
         # Networks run under autocast; every loss is computed in fp32 from fp32 copies.
