@@ -137,3 +137,22 @@ def test_unknown_names_are_user_errors():
         create_generator("resnet_6blocks", norm="group")
     with pytest.raises(UserError, match="--init_type"):
         init_weights(nn.Conv2d(1, 1, 1), "zeros")
+
+
+def test_pixel_norm_scales_each_pixel_alone_so_a_blob_elsewhere_changes_nothing():
+    """--norm pixel: unit RMS across channels at every pixel, and no statistic over the image: a
+    bright blob in one corner leaves every other pixel's output as it was (under instance norm it
+    moves them all, which is what lets a generator steer an image's statistics with a blob)."""
+    from cyclegan.nets import get_norm_layer
+    pixel, instance = get_norm_layer("pixel")(16), get_norm_layer("instance")(16)
+    x = torch.randn(1, 16, 12, 12)
+    y = pixel(x)
+    assert torch.allclose(y.pow(2).mean(dim=1), torch.ones(1, 12, 12), atol=1e-5)
+    blob = x.clone()
+    blob[..., :3, :3] += 50.0
+    assert torch.equal(pixel(blob)[..., 6:, 6:], y[..., 6:, 6:])
+    assert not torch.allclose(instance(blob)[..., 6:, 6:], instance(x)[..., 6:, 6:], atol=1e-2)
+    G = create_generator("colour_skip_resnet_6blocks", ngf=8, norm="pixel", upsample="resize")
+    assert G(torch.rand(1, 3, 32, 32) * 2 - 1).shape == (1, 3, 32, 32)
+    assert G.change.model[1].bias is not None   # no shift of its own: the conv keeps its bias
+    assert not list(get_norm_layer("pixel")(8).parameters())

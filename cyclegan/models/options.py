@@ -97,7 +97,8 @@ class TranslatorOptions(ModelOptions):
     n_layers_D: int = option(3, "PatchGAN depth (default 3 = 70x70)", low=1, high=16,
                              note="the PatchGAN's stride-2 layers; 3 gives the 70x70 PatchGAN")
     norm: str = option("instance", "normalisation (default instance; syncbatch: batch norm synchronised across "
-                       "GPUs under torchrun)", choices=("instance", "batch", "syncbatch", "none"))
+                       "GPUs under torchrun; pixel: each pixel across channels)",
+                       choices=("instance", "batch", "syncbatch", "pixel", "none"))
     use_dropout: bool = option(False, "dropout in the residual blocks (the CycleGAN model trains without)")
     upsample: str = option("transpose", "generator upsampling (default transpose, the reference's; resize: "
                            "nearest x2 then a 3x3 conv, no checkerboard; files then no longer load into the "
