@@ -155,3 +155,22 @@ def test_cycle_warmup_raises_the_cycle_weight_from_zero(photo_domains, tmp_path)
     assert first_cycle_loss(0.0, "paper")[0] > 0.0
     with pytest.raises(UserError, match="--cycle_warmup is a --model cyclegan option"):
         plan_training({"model": "cut", "domainA": str(domain_A), "domainB": str(domain_B), "cycle_warmup": 0.3})
+
+
+def test_the_fast_recipes_generators_normalise_each_pixel_and_its_discriminators_each_image(tmp_path):
+    """--recipe fast trains generators with --norm pixel (instance norm's statistics over the image
+    are what a GAN steers with a blob) and discriminators with --norm_D instance; --norm_D same
+    gives the discriminators --norm, and the paper recipe keeps instance norm in both."""
+    from cyclegan.nets.norms import PixelNorm
+    from cyclegan.training.cyclegan_step import build_discriminators, build_generators
+    domains = {"domainA": str(tmp_path / "a"), "domainB": str(tmp_path / "b"), "ngf": 8, "ndf": 8,
+               "crop_size": 32, "load_size": 32}
+    kinds = lambda net: {type(m) for m in net.modules()}
+    fast = plan_training({**domains, "time_budget": 600.0}).config
+    assert PixelNorm in kinds(build_generators(fast)[0]) and nn.InstanceNorm2d not in kinds(build_generators(fast)[0])
+    assert nn.InstanceNorm2d in kinds(build_discriminators(fast)[0]) and PixelNorm not in kinds(build_discriminators(fast)[0])
+    same = plan_training({**domains, "time_budget": 600.0, "norm_D": "same"}).config
+    assert PixelNorm in kinds(build_discriminators(same)[0])
+    paper = plan_training(dict(domains)).config
+    assert paper.model.norm_D == "same"
+    assert nn.InstanceNorm2d in kinds(build_generators(paper)[0]) and nn.InstanceNorm2d in kinds(build_discriminators(paper)[0])

@@ -49,6 +49,12 @@ RECIPES: dict[str, dict[str, Any]] = {
         "colour_start": "fit",
         "cycle_warmup": 0.3,             # the cycle loss rises over the first 30%: leave the identity first
         "upsample": "resize",            # no transposed convolutions: no checkerboard
+        # generators without instance norm: a norm over the image lets a GAN set an image's
+        # statistics with one bright or dark blob, and it learns to (blobs in every real test photo
+        # at 128 px, streaks across flat skies); the per-pixel norm keeps activations at scale
+        # without that lever. The discriminators keep instance norm: with it they teach texture
+        # faster (painterly +1.7 dB over pixel norm in both, in 3 minutes)
+        "norm": "pixel", "norm_D": "instance",
         "ngf": 16, "ndf": 16,            # small enough for thousands of steps on a CPU
         "ema": 0.999,                    # save and translate an average of the generators' weights
         "lr": 5e-4,

@@ -99,6 +99,8 @@ class TranslatorOptions(ModelOptions):
     norm: str = option("instance", "normalisation (default instance; syncbatch: batch norm synchronised across "
                        "GPUs under torchrun; pixel: each pixel across channels)",
                        choices=("instance", "batch", "syncbatch", "pixel", "none"))
+    norm_D: str = option("same", "the discriminators' normalisation (default same: as --norm)",
+                         choices=("same", "instance", "batch", "syncbatch", "pixel", "none"))
     use_dropout: bool = option(False, "dropout in the residual blocks (the CycleGAN model trains without)")
     upsample: str = option("transpose", "generator upsampling (default transpose, the reference's; resize: "
                            "nearest x2 then a 3x3 conv, no checkerboard; files then no longer load into the "
@@ -107,6 +109,10 @@ class TranslatorOptions(ModelOptions):
                            note="channels of the input images")
     output_nc: int = option(3, "image channels of domain B (3)", low=1, high=64, note="channels of the output images")
 
+
+    @property
+    def discriminator_norm(self) -> str:
+        return self.norm if self.norm_D == "same" else self.norm_D
 
     def generator_settings(self, direction: str = "AtoB") -> dict[str, Any]:
         """What rebuilds the generator of ``direction`` before its weights load (the fields of

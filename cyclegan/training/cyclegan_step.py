@@ -51,7 +51,7 @@ def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
 def build_discriminators(cfg: Config) -> tuple[nn.Module, nn.Module]:
     m = cfg.model
     make = lambda in_nc: create_discriminator(m.netD, input_nc=in_nc, ndf=m.ndf, n_layers=m.n_layers_D,
-                                              norm=m.norm)
+                                              norm=m.discriminator_norm)
     return make(m.output_nc), make(m.input_nc)
 
 
