@@ -109,9 +109,9 @@ class TranslatorOptions(ModelOptions):
                            note="channels of the input images")
     output_nc: int = option(3, "image channels of domain B (3)", low=1, high=64, note="channels of the output images")
 
-
     @property
     def discriminator_norm(self) -> str:
+        """The discriminators' norm: --norm_D, or --norm when it says same."""
         return self.norm if self.norm_D == "same" else self.norm_D
 
     def generator_settings(self, direction: str = "AtoB") -> dict[str, Any]:

@@ -126,8 +126,8 @@ class CUT:
         G = build_generator(cfg)
         if self.layers[-1] >= len(G.model):
             raise UserError(f"--nce_layers {m.nce_layers}: this generator has layers 0 to {len(G.model) - 1}")
-        D = create_cut_discriminator(m.netD, input_nc=m.output_nc, ndf=m.ndf, n_layers=m.n_layers_D, norm=m.discriminator_norm,
-                                     antialias=not m.no_antialias)
+        D = create_cut_discriminator(m.netD, input_nc=m.output_nc, ndf=m.ndf, n_layers=m.n_layers_D,
+                                     norm=m.discriminator_norm, antialias=not m.no_antialias)
         for net in (G, D):
             init_weights(net, m.init_type, m.init_gain)
         # H's MLPs take the widths of G's chosen layers: build them now, from a small dummy forward,
