@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from cyclegan.config import Config
 from cyclegan.errors import UserError
-from cyclegan.training.losses import GANLoss
+from cyclegan.training.losses import GANLoss, cycle_l1
 from conftest import set_options
 from cyclegan.training.cyclegan_step import CycleGAN
 
@@ -49,6 +49,26 @@ def test_step_losses_are_the_specified_cycle_identity_and_adversarial_terms():
     for name, value in expected.items():
         assert losses[name] == pytest.approx(value, rel=1e-4), name
     assert set(losses) == {"D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"}
+
+
+def test_the_lowpass_cycle_forgives_texture_inside_a_block_and_not_a_moved_scene():
+    """--cycle_lowpass K: a checkerboard of +-0.5 over a flat photo costs 0.5 pixel by pixel and
+    nothing averaged over 2 x 2 blocks; a brightened scene costs the same at every K; and the step's
+    cycle loss is the averaged one."""
+    photo = torch.zeros(1, 3, 8, 8)
+    texture = photo + 0.5 * (torch.arange(8).view(1, 8) + torch.arange(8).view(8, 1)).remainder(2).mul(2).sub(1)
+    assert cycle_l1(texture, photo, 1).item() == pytest.approx(0.5)
+    assert cycle_l1(texture, photo, 2).item() == pytest.approx(0.0, abs=1e-7)
+    assert cycle_l1(photo + 0.25, photo, 4).item() == pytest.approx(cycle_l1(photo + 0.25, photo, 1).item())
+    model = tiny_model(lambda_A=10.0, lambda_B=10.0, lambda_identity=0.0, cycle_lowpass=4)
+    G_A, G_B = copy.deepcopy(model.G_A), copy.deepcopy(model.G_B)
+    torch.manual_seed(3)
+    a, b = torch.rand(1, 3, 32, 32) * 2 - 1, torch.rand(1, 3, 32, 32) * 2 - 1
+    losses = model.train_step(a, b)
+    with torch.no_grad():
+        rec_A = G_B(G_A(a))
+    assert losses["cycle_A"] == pytest.approx(F.l1_loss(F.avg_pool2d(rec_A, 4), F.avg_pool2d(a, 4)).item() * 10, rel=1e-4)
+    assert losses["cycle_A"] < F.l1_loss(rec_A, a).item() * 10      # random photos: most of the error is texture
 
 
 def test_identity_loss_skipped_when_zero_and_discriminators_unfrozen_after_step():

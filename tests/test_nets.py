@@ -156,3 +156,14 @@ def test_pixel_norm_scales_each_pixel_alone_so_a_blob_elsewhere_changes_nothing(
     assert G(torch.rand(1, 3, 32, 32) * 2 - 1).shape == (1, 3, 32, 32)
     assert G.change.model[1].bias is not None   # no shift of its own: the conv keeps its bias
     assert not list(get_norm_layer("pixel")(8).parameters())
+
+
+def test_the_norm_choices_of_the_options_are_the_norms_the_networks_build():
+    """models/ may not import nets/ (the layering), so --norm's choices are spelled out twice: a
+    norm added to one list and not the other would be refused or fail at build time."""
+    import dataclasses
+    from cyclegan.models.options import TranslatorOptions
+    from cyclegan.nets.norms import NORMS
+    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(TranslatorOptions)}
+    assert choices["norm"] == NORMS
+    assert choices["norm_D"] == ("same", *NORMS)

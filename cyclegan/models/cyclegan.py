@@ -30,6 +30,10 @@ class CycleGANOptions(TranslatorOptions):
                                  "--lambda_A/B, so the generators can leave the identity before the cycle holds "
                                  "them (default 0 = the paper)", **FRACTION,
                                  note="0 keeps the cycle loss at full weight from the first step")
+    cycle_lowpass: int = training_option(
+        1, "compare the cycle's reconstruction with the photo after averaging K x K pixels (default 1 = every "
+        "pixel, the paper): fine texture may then change without having to be reconstructed, the scene must "
+        "still be", low=1, high=64, note="1 compares every pixel, as the paper does")
 
 
 CYCLEGAN = add_card(ModelCard(

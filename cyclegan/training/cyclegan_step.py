@@ -17,7 +17,7 @@ from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
 from ..models.cyclegan import COLOUR_STARTS
 from ..errors import UserError
-from .losses import GANLoss, gradient_penalty
+from .losses import GANLoss, cycle_l1, gradient_penalty
 from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
 from .pool import ImagePool
 from ..precision import resolve_precision
@@ -239,8 +239,8 @@ class CycleGAN:
             losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * m.lambda_A * m.lambda_identity
         losses["G_A"] = self.criterion_gan(score_fake_B.float(), True)
         losses["G_B"] = self.criterion_gan(score_fake_A.float(), True)
-        losses["cycle_A"] = F.l1_loss(rec_A.float(), real_A) * m.lambda_A * self.cycle_scale
-        losses["cycle_B"] = F.l1_loss(rec_B.float(), real_B) * m.lambda_B * self.cycle_scale
+        losses["cycle_A"] = cycle_l1(rec_A, real_A, m.cycle_lowpass) * m.lambda_A * self.cycle_scale
+        losses["cycle_B"] = cycle_l1(rec_B, real_B, m.cycle_lowpass) * m.lambda_B * self.cycle_scale
         self.scaler_G.scale(sum(losses.values())).backward()
         self.scaler_G.step(self.optimizer_G)
         self.scaler_G.update()

@@ -34,6 +34,17 @@ class GANLoss(nn.Module):
         return F.binary_cross_entropy_with_logits(prediction, target)
 
 
+def cycle_l1(reconstruction: Tensor, original: Tensor, lowpass: int = 1) -> Tensor:
+    """The cycle loss's L1 distance, in fp32. ``lowpass`` > 1 compares the two images' averages over
+    ``lowpass`` x ``lowpass`` blocks: the pixel-exact cycle makes a generator keep every grain of the
+    photo's texture (smoothing it into brush strokes or flat poster colours cannot be undone), while
+    the averaged one still holds the scene's layout and colours."""
+    reconstruction = reconstruction.float()
+    if lowpass > 1:
+        reconstruction, original = F.avg_pool2d(reconstruction, lowpass), F.avg_pool2d(original.float(), lowpass)
+    return F.l1_loss(reconstruction, original)
+
+
 def gradient_penalty(discriminator: nn.Module, real: Tensor, fake: Tensor,
                      weight: float = 10.0) -> Tensor:
     """WGAN-GP: push the critic's gradient norm towards 1 on random real/fake interpolates."""
