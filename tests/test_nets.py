@@ -164,6 +164,6 @@ def test_the_norm_choices_of_the_options_are_the_norms_the_networks_build():
     import dataclasses
     from cyclegan.models.options import TranslatorOptions
     from cyclegan.nets.norms import NORMS
-    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(TranslatorOptions)}
+    choices = {f.name: f.metadata.get("choices") for f in dataclasses.fields(TranslatorOptions)}
     assert choices["norm"] == NORMS
     assert choices["norm_D"] == ("same", *NORMS)
