@@ -191,6 +191,10 @@ def _check_sizes(cfg: Config) -> None:
         return
     if not isinstance(m, TranslatorOptions):   # a model with networks of its own (a toy, a new model)
         return
+    lowpass = getattr(m, "cycle_lowpass", 1)
+    if lowpass > side:
+        raise UserError(f"--cycle_lowpass {lowpass}: the cycle would average blocks larger than the {side} px "
+                        f"images ({where}); use --cycle_lowpass {side} or less")
     num_downs = UNET_NUM_DOWNS.get(m.netG)
     if num_downs is not None:
         multiple = 2 ** num_downs

@@ -111,7 +111,9 @@ def test_recipes_and_their_refusals(tmp_path):
         plan_training({"model": "dcgan", "domainA": str(tmp_path / "a"), "recipe": "fast"})
 
 
-@pytest.mark.parametrize("option, message", [({"ema": 1.0}, "--ema.*must be"), ({"ema": -0.1}, "--ema.*must be")])
+@pytest.mark.parametrize("option, message", [({"ema": 1.0}, "--ema.*must be"), ({"ema": -0.1}, "--ema.*must be"),
+                                             ({"cycle_lowpass": 0}, "--cycle_lowpass.*must be"),
+                                             ({"cycle_lowpass": 48}, "--cycle_lowpass 48: .* than the 32 px images")])
 def test_bad_values_are_one_line_errors(photo_domains, tmp_path, option, message):
     _, domain_A, domain_B = photo_domains
     with pytest.raises(UserError, match=message):
