@@ -30,6 +30,8 @@ class Rule:
 
 
 FRACTION = dict(low=0, high=1, high_open=True)   # a share: 0 <= v < 1
+# --norm choices: cyclegan/nets/norms.py NORMS, which this layer may not import (a test keeps them equal)
+NORM_CHOICES = ("instance", "batch", "syncbatch", "pixel", "none")
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None, yes_no: bool = False,
@@ -98,9 +100,9 @@ class TranslatorOptions(ModelOptions):
                              note="the PatchGAN's stride-2 layers; 3 gives the 70x70 PatchGAN")
     norm: str = option("instance", "normalisation (default instance; syncbatch: batch norm synchronised across "
                        "GPUs under torchrun; pixel: each pixel across channels)",
-                       choices=("instance", "batch", "syncbatch", "pixel", "none"))
+                       choices=NORM_CHOICES)
     norm_D: str = option("same", "the discriminators' normalisation (default same: as --norm)",
-                         choices=("same", "instance", "batch", "syncbatch", "pixel", "none"))
+                         choices=("same", *NORM_CHOICES))
     use_dropout: bool = option(False, "dropout in the residual blocks (the CycleGAN model trains without)")
     upsample: str = option("transpose", "generator upsampling (default transpose, the reference's; resize: "
                            "nearest x2 then a 3x3 conv, no checkerboard; files then no longer load into the "
