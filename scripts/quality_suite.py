@@ -17,6 +17,7 @@ the pair's test photos:
     python scripts/quality_suite.py --recipes paper,fast --minutes 15 --size 64 --seeds 0,1,2 \\
         --dataroot ~/.cache/cyclegan-real/landscape2painting --work-dir suite64
     python scripts/quality_suite.py --recipes fast --define wide=fast,ngf=32 --recipes fast,wide ...
+    python scripts/quality_suite.py --define 'small=fast,crop_size=32' --recipes fast,small --size 64 ...
 
 Prints one markdown table (mean ± sd over seeds) and writes a picture strip per pair and seed
 under WORK_DIR/strips/ (rows: test photos; columns: photo, each recipe, truth). A job whose
@@ -72,6 +73,16 @@ def recipe_options(name: str, defined: dict[str, str]) -> dict:
     raise UserError(f"--recipes {name}: not a recipe ({', '.join(RECIPES)}) nor a --define")
 
 
+def training_crop(options: dict, size: int, recipe: str) -> int:
+    """The side of a recipe's training crops: the test size, unless its --define sets crop_size
+    (smaller crops: more steps in the clock at the same texture scale; photos are translated whole)."""
+    crop_size = options.get("crop_size", size)
+    if not (isinstance(crop_size, int) and 0 < crop_size <= size):
+        raise UserError(f"--define {recipe}=...,crop_size={crop_size}: the training crops must fit the {size} px "
+                        f"images (--size); use a whole number from 1 to {size}")
+    return crop_size
+
+
 # --------------------------------------------------------------------------- one job: train and translate
 
 def job_dir(work: Path, recipe: str, pair: str, seed: int) -> Path:
@@ -103,6 +114,9 @@ def run_job(spec: dict) -> dict:
     from cyclegan.eval.score import evaluation_translator
     from cyclegan.compose.presets import plan_training
     from cyclegan.runfolder import RunFolder
+    from cyclegan.eval.collapse_watch import CollapseWatcher
+    from cyclegan.events import EventBus
+    from cyclegan.training import model_entry
     from cyclegan.training.loop import run_training
 
     torch.set_num_threads(spec["threads"])
@@ -114,7 +128,7 @@ def run_job(spec: dict) -> dict:
     else:
         strength, domain_A, domain_B = build_pair(spec)
         options.update(domainA=str(domain_A), domainB=str(domain_B), preprocess="crop", load_size=size)
-    options.update(crop_size=size, seed=spec["seed"], checkpoints_dir=str(out), name="run", num_threads=0,
+    options.update(crop_size=training_crop(options, size, spec["recipe"]), seed=spec["seed"], checkpoints_dir=str(out), name="run", num_threads=0,
                    progress=False, display="none", no_html=True, device="cpu", precision="fp32", compile="off",
                    print_freq=100, save_latest_freq=10 ** 9, save_epoch_freq=10 ** 9)
     if spec.get("steps"):
@@ -122,7 +136,11 @@ def run_job(spec: dict) -> dict:
     else:
         options["time_budget"] = spec["minutes"] * 60.0
     cfg = plan_training(options, prog=PROG).config
-    result = run_training(cfg)
+    # The collapse guard, as cyclegan-train attaches it: G_change and D_tells go in the job's loss log.
+    events = EventBus()
+    entry = model_entry(cfg.model.model)
+    events.subscribe(CollapseWatcher(events.announce, entry.directions, entry.judges, every=cfg.train.print_freq))
+    result = run_training(cfg, events)
     if result.interrupted:
         raise UserError(f"{out}: training stopped at step {result.step}: no score")
     translator = evaluation_translator(RunFolder.under(out, "run"), "AtoB")
@@ -349,6 +367,8 @@ def _run(args, log) -> str:
         defined[name.strip()] = rest
     recipes = [r.strip() for r in args.recipes.split(",") if r.strip()]
     options = {r: recipe_options(r, defined) for r in recipes}
+    for recipe in recipes:
+        training_crop(options[recipe], args.size, recipe)
     pairs = list(KNOWN_PAIRS) + ([REAL] if args.dataroot else []) if args.pairs == "all" else \
         [p.strip() for p in args.pairs.split(",") if p.strip()]
     for pair in pairs:

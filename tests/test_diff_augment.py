@@ -57,12 +57,40 @@ def test_dcgan_discriminator_sees_translated_images_only_when_asked():
         discriminator_augment("colour", real)
 
 
-def test_d_augment_is_refused_for_cyclegan_in_one_line(tmp_path, monkeypatch, capsys):
+def test_d_augment_is_refused_for_cut_in_one_line(tmp_path, monkeypatch, capsys):
     from cyclegan.cli.train import main as train_main
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit) as exit_info:
-        code = train_main(["--d_augment", "translation", "--max-steps", "1", "--no-progress"])
+        code = train_main(["--model", "cut", "--d_augment", "translation", "--max-steps", "1", "--no-progress"])
         raise SystemExit(code)
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2 and len(err) == 1 and "--d_augment" in err[0], err
     assert not (tmp_path / "checkpoints").exists()
+
+
+def cyclegan_seen_by_D_A(d_augment: str, real_B: torch.Tensor) -> list[torch.Tensor]:
+    """The batches D_A is shown in one CycleGAN step (G's update: the fake; D's: the real, the pooled fake)."""
+    from conftest import set_options
+    from cyclegan.training.cyclegan_step import CycleGAN
+    cfg = Config()
+    set_options(cfg, netG="resnet_6blocks", ngf=8, ndf=8, precision="fp32", d_augment=d_augment)
+    model = CycleGAN(cfg, torch.device("cpu"))
+    seen = []
+    model.D_A.register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].detach().clone()))
+    torch.manual_seed(0)
+    losses = model.train_step(torch.rand(4, 3, 32, 32) * 2 - 1, real_B)
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    return seen
+
+
+def test_cyclegan_discriminators_see_translated_images_only_when_asked():
+    """--d_augment translation on CycleGAN: D_A is shown each real B shifted by up to 2 px (32 px
+    images), each by its own offset; without it, the real images themselves (the paper)."""
+    torch.manual_seed(1)
+    real_B = torch.randn(4, 3, 32, 32).clamp(-1, 1)
+    plain = cyclegan_seen_by_D_A("none", real_B)
+    assert len(plain) == 3 and torch.equal(plain[1], real_B)
+    augmented = cyclegan_seen_by_D_A("translation", real_B)
+    assert len(augmented) == 3 and not torch.equal(augmented[1], real_B)
+    offsets = [find_offset(original, shown, 2) for original, shown in zip(real_B, augmented[1])]
+    assert len(set(offsets)) > 1, offsets

@@ -160,7 +160,7 @@ def test_the_collapse_guard_stays_quiet_on_a_run_that_learns(photo_domains, tmp_
 def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
     out = subprocess.run([sys.executable, str(SCRIPT), "--steps", "6", "--size", "32", "--n-train", "6",
                           "--n-test", "3", "--pairs", "invert,real", "--dataroot", str(real_folder),
-                          "--define", "tiny=fast,ngf=8,ndf=8", "--define", "tinycolour=tiny,netG=colour_skip_resnet_6blocks",
+                          "--define", "tiny=fast,ngf=8,ndf=8", "--define", "tinycolour=tiny,netG=colour_skip_resnet_6blocks,crop_size=24",
                           "--recipes", "tiny,tinycolour", "--work-dir", str(tmp_path)],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
@@ -171,6 +171,13 @@ def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
         assert strip.width > 3 * 128                        # photo, two recipes (, truth)
     scores = json.loads((tmp_path / "scores.json").read_text())
     assert scores["invert/tiny"][0]["steps"] == 6
+    # a --define's crop_size trains on smaller crops; the photos are still translated whole
+    job = tmp_path / "jobs" / "invert-s0-tinycolour"
+    assert json.loads((job / "run" / "config.json").read_text())["data"]["crop_size"] == 24
+    assert {Image.open(p).size for p in (job / "translations").glob("*.png")} == {(32, 32)}
+    # the collapse guard measured the jobs as it does cyclegan-train's runs
+    logged = [json.loads(line) for line in (job / "run" / "loss_log.jsonl").read_text().splitlines()]
+    assert any("G_change" in record for record in logged), logged[-1]
     # a second run reuses every finished job
     again = subprocess.run([sys.executable, str(SCRIPT), "--steps", "6", "--size", "32", "--n-train", "6",
                             "--n-test", "3", "--pairs", "invert", "--define", "tiny=fast,ngf=8,ndf=8",
@@ -182,6 +189,7 @@ def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
 def test_bad_suite_options_are_one_line_errors(tmp_path):
     for argv, message in ((["--pairs", "nope"], "--pairs 'nope'"), (["--recipes", "nope"], "--recipes nope"),
                           (["--pairs", "real"], "--pairs real needs --dataroot"),
+                          (["--define", "big=fast,crop_size=128", "--recipes", "big"], "crop_size=128"),
                           (["--pairs", "real", "--dataroot", str(tmp_path)], "no images in trainA/")):
         out = subprocess.run([sys.executable, str(SCRIPT), *argv, "--work-dir", str(tmp_path / "w")],
                              capture_output=True, text=True, timeout=60)

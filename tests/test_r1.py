@@ -47,7 +47,8 @@ def test_r1_keeps_the_discriminator_flat_at_the_real_images():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--r1_gamma", "1"], "--model dcgan option"),
+    (["--model", "cut", "--r1_gamma", "1"], "--model cyclegan/dcgan option"),
+    (["--r1_gamma", "-1"], "--r1_gamma -1"),
     (["--model", "dcgan", "--domainA", "x", "--r1_gamma", "-1"], "--r1_gamma -1"),
 ])
 def test_bad_r1_gamma_is_refused_in_one_line(tmp_path, monkeypatch, capsys, args, message):
@@ -57,3 +58,28 @@ def test_bad_r1_gamma_is_refused_in_one_line(tmp_path, monkeypatch, capsys, args
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0], err
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_r1_on_cyclegan_keeps_both_discriminators_flatter_at_their_real_images():
+    """--r1_gamma on CycleGAN: R1_A and R1_B are logged, and after the same steps D_A (at real B)
+    and D_B (at real A) are far less steep than without the penalty."""
+    from conftest import set_options
+    from cyclegan.training.cyclegan_step import CycleGAN
+    torch.manual_seed(0)
+    smooth = lambda n: torch.nn.functional.interpolate(torch.rand(n, 3, 8, 8), size=32, mode="bilinear") * 2 - 1
+    real_A = smooth(8)
+    real_B = real_A.flip(1)      # B: A with red and blue swapped
+    steepness = {}
+    for gamma in (0.0, 10.0):
+        cfg = Config()
+        set_options(cfg, netG="resnet_6blocks", ngf=8, ndf=8, precision="fp32", r1_gamma=gamma, lr=1e-3)
+        model = CycleGAN(cfg, torch.device("cpu"))
+        torch.manual_seed(1)
+        for step in range(30):
+            losses = model.train_step(real_A[step % 8:step % 8 + 1], real_B[(step * 3) % 8:(step * 3) % 8 + 1])
+        assert ({"R1_A", "R1_B"} <= set(losses)) == (gamma > 0), losses
+        for D, real in ((model.D_A, real_B), (model.D_B, real_A)):
+            seen = real.clone().requires_grad_(True)
+            steepness[gamma, D is model.D_A] = r1_penalty(D(seen).flatten(1).mean(1), seen).item()
+    for side in (True, False):
+        assert steepness[10.0, side] < 0.25 * steepness[0.0, side], steepness

@@ -5,10 +5,10 @@ from __future__ import annotations
 from .card import (CARDS, DEFAULT_MODEL, DIRECTIONS, ModelCard, Supports, add_card, card_of, check_supported,
                    find_card, generator_nets, model_card, model_names, options_for, resolve_model, use_model,
                    with_model_defaults)
-from .options import ModelOptions, Rule, TranslatorOptions, option, option_fields, shaping_options, training_option
+from .options import D_AUGMENTATIONS, ModelOptions, Rule, TranslatorOptions, option, option_fields, shaping_options, training_option
 from .cyclegan import CycleGANOptions
 from .cut import CUT_MODES, CUTOptions
-from .dcgan import D_AUGMENTATIONS, DCGANOptions
+from .dcgan import DCGANOptions
 
 __all__ = ["CARDS", "CUT_MODES", "CUTOptions", "CycleGANOptions", "DCGANOptions", "DEFAULT_MODEL", "DIRECTIONS",
            "D_AUGMENTATIONS", "ModelCard", "ModelOptions", "Rule", "Supports", "TranslatorOptions", "add_card",

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .card import ModelCard, Supports, add_card, pair_name
-from .options import FRACTION, TranslatorOptions, training_option
+from .options import FRACTION, TranslatorOptions, d_augment_option, r1_gamma_option, training_option
 
 
 COLOUR_STARTS = ("identity", "fit")   # --colour_start choices (cyclegan/training/colour_fit.py)
@@ -34,6 +34,10 @@ class CycleGANOptions(TranslatorOptions):
         1, "compare the cycle's reconstruction with the photo after averaging K x K pixels (default 1 = every "
         "pixel, the paper): fine texture may then change without having to be reconstructed, the scene must "
         "still be", low=1, high=64, note="1 compares every pixel, as the paper does")
+    # What steadies a discriminator that wins outright (both off, as in the paper): the same
+    # options as the DCGAN's, applied to D_A and D_B.
+    d_augment: str = d_augment_option()
+    r1_gamma: float = r1_gamma_option()
 
 
 CYCLEGAN = add_card(ModelCard(

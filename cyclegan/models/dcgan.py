@@ -8,9 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import UserError
 from .card import ModelCard, Supports, add_card, dataroot_name, domain_name
-from .options import ModelOptions, option, training_option
-
-D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
+from .options import D_AUGMENTATIONS, ModelOptions, d_augment_option, option, r1_gamma_option
 IMAGE_SIZES = (32, 64, 128)                # one stride-2 stage more or less per doubling (nets/dcgan.py)
 CHANNELS = (1, 3)                          # grayscale or colour
 
@@ -33,11 +31,8 @@ class DCGANOptions(ModelOptions):
                              note="the DCGAN's image side")
     channels: int = option(3, "DCGAN image channels: 1 or 3 (default 3)", low=1, high=3,
                            note="the DCGAN's image channels")
-    d_augment: str = option("none", "randomly translate every image the discriminator sees, real and generated "
-                            "(DiffAugment; helps small domains; default none, as in the paper)", choices=D_AUGMENTATIONS)
-    r1_gamma: float = training_option(0.0, "R1 penalty, gamma/2 x the squared gradient of D at real images (Mescheder et "
-                             "al. 2018; steadies D on small domains; default 0 = off, as in the paper)", low=0,
-                             note="0 turns the R1 penalty off")
+    d_augment: str = d_augment_option()
+    r1_gamma: float = r1_gamma_option()
 
     def check(self) -> None:
         check_image_shape(self.image_size, self.channels)

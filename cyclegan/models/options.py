@@ -32,6 +32,7 @@ class Rule:
 FRACTION = dict(low=0, high=1, high_open=True)   # a share: 0 <= v < 1
 # --norm choices: cyclegan/nets/norms.py NORMS, which this layer may not import (a test keeps them equal)
 NORM_CHOICES = ("instance", "batch", "syncbatch", "pixel", "none")
+D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None, yes_no: bool = False,
@@ -50,6 +51,19 @@ def option(default: Any, help: str, *, choices: Sequence[str] | None = None, yes
 def training_option(default: Any, help: str, **keywords: Any):
     """An option of how the model trains (a loss weight, the pool), not of what it saves."""
     return option(default, help, shapes=False, **keywords)
+
+
+def d_augment_option():
+    """--d_augment, for every model whose discriminator it steadies (each dataclass its own field)."""
+    return option("none", "randomly translate every image the discriminator sees, real and generated "
+                  "(DiffAugment; helps small domains; default none, as in the paper)", choices=D_AUGMENTATIONS)
+
+
+def r1_gamma_option():
+    """--r1_gamma, likewise."""
+    return training_option(0.0, "R1 penalty, gamma/2 x the squared gradient of D at real images (Mescheder et "
+                           "al. 2018; steadies D on small domains; default 0 = off, as in the paper)", low=0,
+                           note="0 turns the R1 penalty off")
 
 
 # model name (and alias) -> its options dataclass; ``cyclegan.models.add_card`` fills it

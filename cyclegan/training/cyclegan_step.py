@@ -17,17 +17,19 @@ from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
 from ..models.cyclegan import COLOUR_STARTS
 from ..errors import UserError
-from .losses import GANLoss, cycle_l1, gradient_penalty
+from .losses import GANLoss, cycle_l1, gradient_penalty, r1_penalty
 from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
 from .pool import ImagePool
 from ..precision import resolve_precision
 from .colour_fit import fit_colour_maps, sample_pixels, set_colour_path
 from .compile import compile_module
+from .diff_augment import discriminator_augment
 from .distributed import ddp_wrapper
 from .ema import WeightAverage
 from .optim import make_adam, set_learning_rate
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
+R1_NAMES = ("R1_A", "R1_B")   # under --r1_gamma: D_A's and D_B's mean squared gradient at real images, before gamma/2
 
 
 def build_generators(cfg: Config) -> tuple[nn.Module, nn.Module]:
@@ -185,6 +187,9 @@ class CycleGAN:
         if self.cfg.train.gan_mode == "wgangp":
             raise UserError("--gan_mode wgangp is not supported with multi-process training "
                             "(its gradient penalty needs double backward, which DDP does not reduce); use lsgan")
+        if self.cfg.model.r1_gamma > 0:
+            raise UserError("--r1_gamma is not supported with multi-process training (the R1 penalty needs "
+                            "double backward, which DDP does not reduce); train in one process or use --r1_gamma 0")
         (self.generators, self.discriminators), wrap = ddp_wrapper([self.generators, self.discriminators],
                                                                    device, is_main)
         self.run_generators = wrap(self.generators)
@@ -204,6 +209,11 @@ class CycleGAN:
 
     def train_batch(self, batch: dict[str, Tensor]) -> dict[str, float]:
         return self.train_step(batch["A"], batch["B"])
+
+    def augment(self, images: Tensor) -> Tensor:
+        """What a discriminator sees of a batch: the images (the paper), or under --d_augment a random
+        differentiable transform, the same kind for real and fake and in G's update as in D's."""
+        return discriminator_augment(self.cfg.model.d_augment, images)
 
     def samplers(self) -> dict:
         return {}
@@ -233,7 +243,7 @@ class CycleGAN:
         with autocast():
             fake_B, rec_A, fake_A, rec_B, idt_A, idt_B = self.run_generators(real_A, real_B)
             # The bare discriminators: their weights are frozen here, so no gradient to reduce.
-            score_fake_B, score_fake_A = self.D_A(fake_B), self.D_B(fake_A)
+            score_fake_B, score_fake_A = self.D_A(self.augment(fake_B)), self.D_B(self.augment(fake_A))
         if idt_A is not None:
             losses["idt_A"] = F.l1_loss(idt_A.float(), real_B) * m.lambda_B * m.lambda_identity
             losses["idt_B"] = F.l1_loss(idt_B.float(), real_A) * m.lambda_A * m.lambda_identity
@@ -250,11 +260,23 @@ class CycleGAN:
         self.optimizer_D.zero_grad(set_to_none=True)
         fake_B, fake_A = fake_B.detach().float(), fake_A.detach().float()
         pooled_B, pooled_A = self.fake_B_pool.query(fake_B), self.fake_A_pool.query(fake_A)
+        r1_gamma = m.r1_gamma
+        # --r1_gamma differentiates D's verdict with respect to the real images it saw
+        seen_real_A = self.augment(real_A).detach().requires_grad_(r1_gamma > 0)
+        seen_real_B = self.augment(real_B).detach().requires_grad_(r1_gamma > 0)
+        seen_A, seen_B = self.augment(pooled_A), self.augment(pooled_B)
         with autocast():
             real_B_score, fake_B_score, real_A_score, fake_A_score = self.run_discriminators(
-                real_A, real_B, pooled_A, pooled_B)
-        losses["D_A"] = self._discriminator_loss(self.D_A, real_B_score, fake_B_score, real_B, pooled_B)
-        losses["D_B"] = self._discriminator_loss(self.D_B, real_A_score, fake_A_score, real_A, pooled_A)
+                seen_real_A, seen_real_B, seen_A, seen_B)
+        losses["D_A"] = self._discriminator_loss(self.D_A, real_B_score, fake_B_score, seen_real_B, seen_B)
+        losses["D_B"] = self._discriminator_loss(self.D_B, real_A_score, fake_A_score, seen_real_A, seen_A)
+        if r1_gamma > 0:
+            # A PatchGAN's verdict on an image: the mean of its patches' (the loss averages them too),
+            # so one gamma means the same at every image size.
+            for name, D_loss, score, seen in (("R1_A", "D_A", real_B_score, seen_real_B),
+                                              ("R1_B", "D_B", real_A_score, seen_real_A)):
+                losses[name] = r1_penalty(score.float().flatten(1).mean(1), seen)
+                losses[D_loss] = losses[D_loss] + r1_gamma / 2 * losses[name]
         self.scaler_D.scale(losses["D_A"] + losses["D_B"]).backward()
         self.scaler_D.step(self.optimizer_D)
         self.scaler_D.update()
@@ -264,7 +286,7 @@ class CycleGAN:
         self.visuals = Visuals(real_A.detach(), fake_B.detach(), rec_A.detach(),
                                None if idt_B is None else idt_B.detach(), real_B.detach(),
                                fake_A.detach(), rec_B.detach(), None if idt_A is None else idt_A.detach())
-        return {name: float(losses[name].detach()) for name in LOSS_NAMES if name in losses}
+        return {name: float(losses[name].detach()) for name in LOSS_NAMES + R1_NAMES if name in losses}
 
     def _discriminator_loss(self, D: nn.Module, score_real: Tensor, score_fake: Tensor,
                             real: Tensor, fake: Tensor) -> Tensor:

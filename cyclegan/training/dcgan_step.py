@@ -22,16 +22,10 @@ from ..config import Config
 from ..nets import set_requires_grad
 from ..nets.dcgan import create_dcgan
 from .diff_augment import discriminator_augment
+from .losses import r1_penalty
 from .optim import set_learning_rate
 
 FIXED_NOISE_SIZE = 64  # the sample grid rendered every epoch: 8 x 8
-
-
-def r1_penalty(logits: Tensor, images: Tensor) -> Tensor:
-    """Mean over the batch of |d logit / d image|^2, kept differentiable (D learns from it).
-    ``images`` must be the tensor D was called on, created with requires_grad."""
-    gradient, = torch.autograd.grad(logits.sum(), images, create_graph=True)
-    return gradient.pow(2).flatten(1).sum(1).mean()
 
 
 def fixed_noise(nz: int, seed: int, n: int = FIXED_NOISE_SIZE) -> Tensor:

@@ -45,6 +45,13 @@ def cycle_l1(reconstruction: Tensor, original: Tensor, lowpass: int = 1) -> Tens
     return F.l1_loss(reconstruction, original)
 
 
+def r1_penalty(logits: Tensor, images: Tensor) -> Tensor:
+    """Mean over the batch of |d logit / d image|^2, kept differentiable (D learns from it).
+    ``images`` must be the tensor D was called on, created with requires_grad."""
+    gradient, = torch.autograd.grad(logits.sum(), images, create_graph=True)
+    return gradient.pow(2).flatten(1).sum(1).mean()
+
+
 def gradient_penalty(discriminator: nn.Module, real: Tensor, fake: Tensor,
                      weight: float = 10.0) -> Tensor:
     """WGAN-GP: push the critic's gradient norm towards 1 on random real/fake interpolates."""
