@@ -216,7 +216,7 @@ def fmt(values: list[float], digits: int = 2, scale: float = 1.0) -> str:
 
 
 def score_known(record: dict, dir_: Path) -> dict:
-    from cyclegan.metrics import psnr, ssim
+    from cyclegan.metrics import change_beyond_colour_map, psnr, ssim
     from cyclegan.report.test_split import mean_change
     rows = []
     for truth in sorted(Path(record["truths"]).iterdir()):
@@ -226,10 +226,12 @@ def score_known(record: dict, dir_: Path) -> dict:
         target = Image.open(truth).convert("RGB")
         fake = Image.open(dir_ / "translations" / f"{truth.stem}.png").convert("RGB")
         rows.append((psnr(fake, target), ssim(fake, target), psnr(photo, target), ssim(photo, target),
-                     mean_change([(photo, fake)])))
+                     mean_change([(photo, fake)]), change_beyond_colour_map(photo, fake),
+                     change_beyond_colour_map(photo, target)))
     a = np.array(rows)
     return {"psnr": a[:, 0].mean(), "ssim": a[:, 1].mean(), "psnr_photo": a[:, 2].mean(),
-            "ssim_photo": a[:, 3].mean(), "change": a[:, 4].mean()}
+            "ssim_photo": a[:, 3].mean(), "change": a[:, 4].mean(), "beyond_colour": a[:, 5].mean(),
+            "beyond_colour_truth": a[:, 6].mean()}
 
 
 def strip(columns: list[list[Image.Image]], path: Path, rows: int = 4) -> None:
@@ -242,6 +244,7 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
     from cyclegan.data.images import list_images, load_rgb
     from cyclegan.data.known_pairs import KNOWN_PAIRS
     from cyclegan.eval.real_pair import fit_judge, resize_short, score_real
+    from cyclegan.metrics import RECOLOUR_ONLY, change_beyond_colour_map
     work = Path(args.work_dir)
     by_key = {(s["pair"], s["seed"], s["recipe"]): s for s in specs}
     pairs = list(dict.fromkeys(s["pair"] for s in specs))
@@ -252,6 +255,7 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
                     " | ".join(f"{r} PSNR | {r} SSIM | {r} steps" for r in recipes) + " |")
     lines += [known_header, "|" + "---|" * (4 + 3 * len(recipes))]
     scores: dict = {}
+    beyond_lines = []   # how far past a recolouring each recipe went, beside what the truth needs
     for pair in pairs:
         if pair == REAL:
             continue
@@ -268,6 +272,9 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
             cells.append(f"{fmt([g['psnr'] for g in got])} | {fmt([g['ssim'] for g in got], 3)} | "
                          f"{int(np.mean([g['steps'] for g in got]))}")
         lines.append(f"| {pair} | {p.kind} | {p.about} | {fmt(photo)} | " + " | ".join(cells) + " |")
+        truth_beyond = [g["beyond_colour_truth"] for g in scores[(pair, recipes[-1])]]
+        beyond_lines.append(f"| {pair} | {fmt(truth_beyond, 1)} | " +
+                            " | ".join(fmt([g["beyond_colour"] for g in scores[(pair, r)]], 1) for r in recipes) + " |")
         for seed in seeds:
             record = json.loads((Path(by_key[(pair, seed, recipes[0])]["dir"]) / "result.json").read_text())
             names = [t.name for t in list_images(Path(record["truths"]))]
@@ -276,6 +283,10 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
                          for n in names] for r in recipes]
             columns.append([load_rgb(Path(record["truths"]) / n) for n in names])
             strip(columns, work / "strips" / f"{pair}-s{seed}-{args.size}.png")
+    if beyond_lines:
+        lines += ["", f"change beyond one colour map per photo, levels of 255 (below {RECOLOUR_ONLY:g}: a recolouring; "
+                  "the truth's: what the pair needs)",
+                  "| pair | truth | " + " | ".join(recipes) + " |", "|" + "---|" * (2 + len(recipes))] + beyond_lines
     if REAL in pairs:
         judges = json.loads((work / "real" / "judges.json").read_text())
         judge = fit_judge({k: [Path(p) for p in v] for k, v in judges.items()}, args.size)
@@ -285,9 +296,11 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
         lines += ["", f"real pair {args.dataroot}: domain classifier fitted on {len(judges['A'])} + "
                   f"{len(judges['B'])} judge images (accuracy on them {judge.fit_accuracy:.0%}); "
                   f"{len(photos)} test photos at {args.size} px",
-                  "| recipe | taken for B | KID x1000 vs judges of B | structure (edge correlation) | steps |",
-                  "|---|---:|---:|---:|---:|",
-                  f"| untranslated photo | {untouched.taken_for_B:.0%} | {untouched.kid:.1f} | {untouched.structure:.2f} | |"]
+                  "| recipe | taken for B | KID x1000 vs judges of B | structure (edge correlation) | "
+                  "beyond a colour map (levels) | steps |",
+                  "|---|---:|---:|---:|---:|---:|",
+                  f"| untranslated photo | {untouched.taken_for_B:.0%} | {untouched.kid:.1f} | {untouched.structure:.2f} | "
+                  f"{untouched.beyond_colour:.1f} | |"]
         for recipe in recipes:
             got = []
             for seed in seeds:
@@ -298,7 +311,7 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
             scores[(REAL, recipe)] = [asdict(g) for g, _ in got]
             lines.append(f"| {recipe} | {fmt([g.taken_for_B for g, _ in got], 0, 100)}% | "
                          f"{fmt([g.kid for g, _ in got], 1)} | {fmt([g.structure for g, _ in got])} | "
-                         f"{int(np.mean([s for _, s in got]))} |")
+                         f"{fmt([g.beyond_colour for g, _ in got], 1)} | {int(np.mean([s for _, s in got]))} |")
         for seed in seeds:
             columns = [photos] + [[load_rgb(Path(by_key[(REAL, seed, r)]["dir"]) / "translations" / f"{p.stem}.png")
                                    for p in test_photos] for r in recipes]

@@ -71,8 +71,8 @@ def test_report_renders_its_plot_and_images_from_disk(watched_run, tmp_path):
     _, _, run_dir = watched_run
     url = (run_dir / "web" / "index.html").as_uri()
     dom = chromium(tmp_path, url, "--dump-dom").stdout.decode(errors="replace")
-    # eight losses, then the identity-collapse guard's two charts (G_change, D_tells)
-    assert len(re.findall(r"<polyline", dom)) == 8 + 2
+    # eight losses, then the identity-collapse guard's charts: G_change with G_beyond_colour, D_tells
+    assert len(re.findall(r"<polyline", dom)) == 8 + 3
     assert "how much G changes the photos" in dom and "between real B and translations" in dom
     assert len(re.findall(r'<img[^>]*src="images/epoch001_', dom)) == 8
     assert 'src="progression.gif"' in dom

@@ -3,7 +3,8 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
+import torch
+from PIL import Image, ImageFilter
 
 from cyclegan.metrics import fid, kid, mean_l1, psnr, ssim
 
@@ -138,3 +139,41 @@ def test_checkerboard_level_sees_a_grid_locked_pattern_that_psnr_hardly_sees():
     assert psnr(checkered, clean) > 33                                           # while PSNR calls it close
     with pytest.raises(ValueError, match="at least 8x8"):
         checkerboard_level(as_image(smooth[:4, :4]))
+
+
+# --------------------------------------------------------------------------- beyond a colour map
+
+def textured_photo(seed: int = 0, side: int = 48) -> np.ndarray:
+    """A photo-like picture: smooth regions plus fine texture, 8-bit RGB."""
+    rng = np.random.default_rng(seed)
+    coarse = np.asarray(Image.fromarray((rng.random((6, 6, 3)) * 255).astype(np.uint8)).resize((side, side), Image.BICUBIC), float)
+    return np.clip(0.8 * coarse + rng.normal(0, 12, (side, side, 3)) + 20, 0, 255)
+
+
+def test_a_recolouring_of_any_strength_is_not_change_beyond_a_colour_map():
+    """The negative, a channel swap and a strong colour matrix with an offset change every pixel by
+    tens of levels and leave nothing beyond one colour map; blur, posterisation and a moved scene
+    leave far more than RECOLOUR_ONLY."""
+    from cyclegan.metrics import RECOLOUR_ONLY, change_beyond_colour_map
+    photo = textured_photo()
+    image = lambda array: Image.fromarray(np.clip(np.round(array), 0, 255).astype(np.uint8))
+    matrix = np.array([[0.2, 0.7, 0.1], [0.6, 0.1, 0.3], [0.1, 0.2, 0.5]])
+    recoloured = {"negative": 255 - photo, "swap": photo[..., ::-1], "matrix": photo @ matrix.T + 30}
+    for name, array in recoloured.items():
+        assert np.abs(array - photo).mean() > 20, name
+        assert change_beyond_colour_map(image(photo), image(array)) < 0.5, name   # 8-bit rounding only
+    blurred = np.asarray(image(photo).filter(ImageFilter.GaussianBlur(2)), float)
+    posterised = np.round(photo / 85) * 85
+    moved = np.roll(photo, 12, axis=1)
+    for name, array in {"blur": blurred, "posterise": posterised, "moved": moved}.items():
+        assert change_beyond_colour_map(image(photo), image(array)) > 2 * RECOLOUR_ONLY, name
+
+
+def test_beyond_colour_map_fits_each_picture_its_own_map_and_survives_a_flat_one():
+    from cyclegan.metrics import beyond_colour_map
+    torch.manual_seed(0)
+    photos = torch.rand(3, 3, 16, 16) * 2 - 1
+    photos[2] = 0.25                                               # a flat picture: a rank-deficient fit
+    turned = torch.stack([photos[0].flip(0), -photos[1], photos[2] * 0.5])   # a different map per picture
+    assert beyond_colour_map(photos, turned).max().item() < 1e-4
+    assert beyond_colour_map(photos, photos.roll(4, dims=3))[:2].min().item() > 0.1

@@ -141,7 +141,7 @@ def test_the_collapse_guard_fires_on_a_run_that_stays_the_identity(photo_domains
     # a generator that starts as its input and learns at a negligible rate stays the identity
     measured, err = guarded_run(photo_domains, tmp_path, capfd, html=True, netG="skip_resnet_6blocks", lr=1e-9)
     assert measured and all(m["G_change"] < 0.5 for m in measured)
-    assert "D_tells" in measured[0]
+    assert "D_tells" in measured[0] and all(m["G_beyond_colour"] <= m["G_change"] + 1e-3 for m in measured)
     assert err.count("still hands its input back") == 1       # said once, in one line
     assert "how much G changes the photos" in RunFolder(tmp_path / "tiny").report_page.read_text()
 
@@ -152,6 +152,8 @@ def test_the_collapse_guard_stays_quiet_on_a_run_that_learns(photo_domains, tmp_
                                 cycle_warmup=0.3)
     changes = [m["G_change"] for m in measured]
     assert min(changes) > 3.0 and changes[-1] > changes[0], changes
+    # a palette learned in 40 steps: most of the change is one colour map of the photo
+    assert all(0 <= m["G_beyond_colour"] < 0.5 * m["G_change"] for m in measured), measured
     assert "still hands its input back" not in err
 
 
@@ -166,6 +168,7 @@ def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
     assert out.returncode == 0, out.stderr
     table = out.stdout
     assert "| invert | tone |" in table and "| untranslated photo |" in table and "| tinycolour |" in table
+    assert "| pair | truth | tiny | tinycolour |" in table and "beyond a colour map (levels)" in table
     for name in ("invert-s0-32.png", "real-s0-32.png"):
         strip = Image.open(tmp_path / "strips" / name)
         assert strip.width > 3 * 128                        # photo, two recipes (, truth)
@@ -211,3 +214,16 @@ def test_a_timed_run_ends_by_saying_how_much_the_photos_changed(photo_domains, t
     measured = np.mean([np.abs(np.asarray(load_rgb(t), float) - np.asarray(photos[t.stem], float)).mean()
                         for t in translated])
     assert levels == pytest.approx(measured, abs=0.06)
+    beyond = float(line.split(", ")[1].split(" of them")[0])
+    assert 0 <= beyond < levels
+
+
+def test_the_end_line_says_when_the_translations_are_only_a_recolouring():
+    from cyclegan.cli.train import describe_change
+    from cyclegan.report.test_split import PhotoChange
+    recoloured = describe_change(PhotoChange(levels=18.0, beyond_colour=0.8))
+    assert "18.0 of 255 levels" in recoloured and "0.8 of them beyond" in recoloured and "a recolouring" in recoloured
+    painted = describe_change(PhotoChange(levels=30.0, beyond_colour=6.0))
+    assert "6.0 of them beyond" in painted and "recolouring" not in painted
+    unchanged = describe_change(PhotoChange(levels=0.4, beyond_colour=0.1))
+    assert "see the warning above" in unchanged and "recolouring" not in unchanged

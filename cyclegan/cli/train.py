@@ -239,6 +239,19 @@ def main(argv: list[str] | None = None) -> int:
     return run_cli(PROG, lambda: _run(args))
 
 
+def describe_change(change) -> str:
+    """The end of a --time run, in one line: how much the translations changed the photos, and
+    whether beyond a recolouring (shapes and textures the photo's own)."""
+    line = f"the translations changed the photos by {change.levels:.1f} of 255 levels on average"
+    if change.levels < STILL_IDENTITY:
+        return line + " (about the photo itself: see the warning above)"
+    line += f", {change.beyond_colour:.1f} of them beyond one colour map per photo"
+    if change.recolouring:
+        line += (" (a recolouring: shapes and textures are still the photo's; brushwork or other "
+                 "texture takes a longer --time, or a GPU)")
+    return line
+
+
 def _run(args) -> int:
     plan = plan_training(vars(args), PROG)
     cfg = plan.config
@@ -265,8 +278,7 @@ def _run(args) -> int:
               f"(side by side: {RunFolder(where).test_strip})")
         change = test_split_change(RunFolder(where), cfg)
         if change is not None:
-            verdict = " (about the photo itself: see the warning above)" if change < STILL_IDENTITY else ""
-            print(f"{PROG}: the translations changed the photos by {change:.1f} of 255 levels on average{verdict}")
+            print(f"{PROG}: {describe_change(change)}")
     if plan.demo:
         score = score_known_answer(where, Path(cfg.data.domainA) / "test", Path(cfg.data.domainB) / "test",
                                    where / "test_results", cfg.train.device)

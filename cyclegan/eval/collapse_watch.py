@@ -5,6 +5,8 @@ curves look healthy; users find out when they look at the pictures. This watcher
 fixed batch of domain A taken at the first step, every ``every`` steps:
 
 - ``G_change``: mean |G(x) - x| in levels of 255: how much the A->B generator changes photos;
+- ``G_beyond_colour``: the part of that change no colour map of the photo explains (levels of
+  255, ``cyclegan.metrics.beyond_colour_map``): about 0 while G only recolours, however strongly;
 - ``D_tells``: mean D(real B) - mean D(G(x)), the discriminator of B's margin between real B
   and translations (about 1 when it tells them apart at a glance, about 0 when it cannot).
 
@@ -21,6 +23,7 @@ import torch
 
 from ..checkpoint import unwrap
 from ..events import Measured, RunEnded, RunStarted, StepEnded
+from ..metrics import beyond_colour_map
 
 FAIR_SHARE = 0.25           # of the planned steps or of the --time budget
 STILL_IDENTITY = 3.0        # levels of 255: below this mean change, G hands its input back
@@ -61,7 +64,9 @@ class CollapseWatcher:
         generator = unwrap(networks[self.generator_name])
         judge = networks.get(self.judge_name)
         judge = unwrap(judge) if judge is not None else None
-        values = {"G_change": round(change_levels(generator, self.fixed_A), 3)}
+        translated = _run(generator, self.fixed_A).float()
+        values = {"G_change": round(change_levels(self.fixed_A, translated), 3),
+                  "G_beyond_colour": round(float(beyond_colour_map(self.fixed_A, translated).mean()) * 127.5, 3)}
         if judge is not None:
             values["D_tells"] = round(discriminator_margin(judge, generator, self.fixed_A, self.fixed_B), 4)
         self.last = values
@@ -93,9 +98,9 @@ def _run(network, x):
         network.train(was_training)
 
 
-def change_levels(generator, images) -> float:
+def change_levels(images, translated) -> float:
     """Mean |G(x) - x| in levels of 255 (images in [-1, 1])."""
-    return float((_run(generator, images).float() - images.float()).abs().mean() * 127.5)
+    return float((translated.float() - images.float()).abs().mean() * 127.5)
 
 
 def discriminator_margin(discriminator, generator, real_A, real_B) -> float:

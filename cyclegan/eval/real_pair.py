@@ -6,6 +6,8 @@
   puts on B's side. (Fixed random-network features, tried first, told held-out photos from
   paintings worse on real_domains.py's pair.)
 - **KID** of the translations against the judge images of B (same features).
+- **beyond a colour map**: how much of the change one colour map per photo does not explain
+  (``cyclegan.metrics.beyond_colour_map``; about 0 for a recolouring, however strong).
 - **structure**: the correlation of the edge maps (Sobel magnitude of the grey image) of the
   photo and its translation: 1 keeps every edge where it was, near 0 is another picture.
 
@@ -26,6 +28,7 @@ from PIL import Image
 from ..data.images import list_images
 from ..errors import UserError
 from ..metrics.distribution import kid
+from ..metrics.paired import change_beyond_colour_map
 from .features import FeatureExtractor, random_extractor
 
 JUDGE_SHARE = 0.25          # of each training side's pictures (a picture with its crops) held out
@@ -174,6 +177,7 @@ class RealScore:
     kid: float            # x 1000, against the judge images of B
     structure: float      # mean edge correlation with the photo
     count: int
+    beyond_colour: float = 0.0   # mean change beyond one colour map per photo, levels of 255 (~0: a recolouring)
 
 
 def score_real(judge: DomainJudge, photos: list[Image.Image], translations: list[Image.Image]) -> RealScore:
@@ -181,4 +185,5 @@ def score_real(judge: DomainJudge, photos: list[Image.Image], translations: list
     fake_features = judge.extractor.features(translations)
     distance = kid(judge.judge_B_features, fake_features, subsets=50, subset_size=100).mean * 1000
     return RealScore(taken, distance, float(np.mean([structure(p, t) for p, t in zip(photos, translations)])),
-                     len(translations))
+                     len(translations),
+                     float(np.mean([change_beyond_colour_map(p, t) for p, t in zip(photos, translations)])))

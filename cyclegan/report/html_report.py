@@ -104,7 +104,7 @@ def _progression_section(run: RunFolder) -> str:
     return "<h2>Progression</h2>\n" + "\n".join(parts) if parts else ""
 
 
-GUARD_KEYS = ("G_change", "D_tells")
+GUARD_KEYS = ("G_change", "G_beyond_colour", "D_tells")
 
 
 def _plots_section(records: list[dict]) -> str:
@@ -126,8 +126,9 @@ def _plots_section(records: list[dict]) -> str:
     if kid:
         parts.append(line_chart(kid, "KID (lower is better)", "epoch", "KID"))
     if "G_change" in guard:   # near 0 all along: the generator hands its input back
-        parts.append(line_chart({"G_change": guard["G_change"]}, "how much G changes the photos", "epoch",
-                                "mean |G(x) - x|, levels of 255"))
+        changes = {key: guard[key] for key in ("G_change", "G_beyond_colour") if key in guard}
+        parts.append(line_chart(changes, "how much G changes the photos (beyond_colour: more than a recolouring)",
+                                "epoch", "mean |G(x) - x|, levels of 255"))
     if "D_tells" in guard:
         parts.append(line_chart({"D_tells": guard["D_tells"]}, "D's margin between real B and translations",
                                 "epoch", "D(real B) - D(G(x))"))

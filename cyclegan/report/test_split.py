@@ -9,6 +9,7 @@ skipped; a failure warns and never fails the finished run.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -18,6 +19,7 @@ from ..data import resolve_domains
 from ..data.images import decode_or_skip, list_images, load_rgb
 from ..events import RunEnded, RunStarted
 from ..inference.generators import load_generator
+from ..metrics import RECOLOUR_ONLY, change_beyond_colour_map
 from ..runfolder import RunFolder
 from ..inference.translate import Translator
 from .html_report import write_report
@@ -75,14 +77,28 @@ def mean_change(rows) -> float:
     return float(np.mean(changes)) if changes else 0.0
 
 
-def test_split_change(run: RunFolder, cfg) -> float | None:
-    """How much the run's translations of domain A's test split changed the photos (levels of 255)."""
+@dataclass(frozen=True)
+class PhotoChange:
+    """How much translations changed their photos, in levels of 255: in all, and beyond one colour
+    map per photo (about 0 for a recolouring, however strong: ``cyclegan.metrics.beyond_colour_map``)."""
+    levels: float
+    beyond_colour: float
+
+    @property
+    def recolouring(self) -> bool:
+        return self.beyond_colour < RECOLOUR_ONLY
+
+
+def test_split_change(run: RunFolder, cfg) -> PhotoChange | None:
+    """How much the run's translations of domain A's test split changed the photos."""
     domain_A, _ = resolve_domains(cfg.data)
     if domain_A.test_dir is None or not run.test_results_dir.is_dir():
         return None
     rows = [_pair(source, run.test_results_dir / f"{source.stem}.png") for source in list_images(domain_A.test_dir)]
     rows = [row for row in rows if row is not None]
-    return mean_change(rows) if rows else None
+    if not rows:
+        return None
+    return PhotoChange(mean_change(rows), float(np.mean([change_beyond_colour_map(photo, fake) for photo, fake in rows])))
 
 
 def _pair(source, translated):
