@@ -68,7 +68,7 @@ class CollapseWatcher:
         values = {"G_change": round(change_levels(self.fixed_A, translated), 3),
                   "G_beyond_colour": round(float(beyond_colour_map(self.fixed_A, translated).mean()) * 127.5, 3)}
         if judge is not None:
-            values["D_tells"] = round(discriminator_margin(judge, generator, self.fixed_A, self.fixed_B), 4)
+            values["D_tells"] = round(discriminator_margin(judge, translated, self.fixed_B), 4)
         self.last = values
         self.publish(Measured(event.position, values, getattr(event, "learning_rate", 0.0)))
         if not self.warned and self.share_done(event.position.step) >= FAIR_SHARE \
@@ -103,7 +103,6 @@ def change_levels(images, translated) -> float:
     return float((translated.float() - images.float()).abs().mean() * 127.5)
 
 
-def discriminator_margin(discriminator, generator, real_A, real_B) -> float:
+def discriminator_margin(discriminator, translated, real_B) -> float:
     """Mean D(real B) minus mean D(G(real A)): how plainly the judge of B tells translations from B."""
-    fake = _run(generator, real_A)
-    return float(_run(discriminator, real_B).float().mean() - _run(discriminator, fake).float().mean())
+    return float(_run(discriminator, real_B).float().mean() - _run(discriminator, translated).float().mean())
