@@ -77,7 +77,7 @@ def training_crop(options: dict, size: int, recipe: str) -> int:
     """The side of a recipe's training crops: the test size, unless its --define sets crop_size
     (smaller crops: more steps in the clock at the same texture scale; photos are translated whole)."""
     crop_size = options.get("crop_size", size)
-    if not (isinstance(crop_size, int) and 0 < crop_size <= size):
+    if not (type(crop_size) is int and 0 < crop_size <= size):   # not a bool, which is an int too
         raise UserError(f"--define {recipe}=...,crop_size={crop_size}: the training crops must fit the {size} px "
                         f"images (--size); use a whole number from 1 to {size}")
     return crop_size
@@ -136,7 +136,8 @@ def run_job(spec: dict) -> dict:
     else:
         options["time_budget"] = spec["minutes"] * 60.0
     cfg = plan_training(options, prog=PROG).config
-    # The collapse guard, as cyclegan-train attaches it: G_change and D_tells go in the job's loss log.
+    # The collapse guard, as cyclegan-train attaches it: G_change, G_beyond_colour and D_tells go in
+    # the job's loss log.
     events = EventBus()
     entry = model_entry(cfg.model.model)
     events.subscribe(CollapseWatcher(events.announce, entry.directions, entry.judges, every=cfg.train.print_freq))

@@ -80,7 +80,7 @@ def cyclegan_seen_by_D_A(d_augment: str, real_B: torch.Tensor) -> list[torch.Ten
     torch.manual_seed(0)
     losses = model.train_step(torch.rand(4, 3, 32, 32) * 2 - 1, real_B)
     assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
-    return seen
+    return seen, model.visuals.fake_B
 
 
 def test_cyclegan_discriminators_see_translated_images_only_when_asked():
@@ -88,9 +88,14 @@ def test_cyclegan_discriminators_see_translated_images_only_when_asked():
     images), each by its own offset; without it, the real images themselves (the paper)."""
     torch.manual_seed(1)
     real_B = torch.randn(4, 3, 32, 32).clamp(-1, 1)
-    plain = cyclegan_seen_by_D_A("none", real_B)
+    plain, fake_B = cyclegan_seen_by_D_A("none", real_B)
     assert len(plain) == 3 and torch.equal(plain[1], real_B)
-    augmented = cyclegan_seen_by_D_A("translation", real_B)
+    assert torch.equal(plain[0], fake_B) and torch.equal(plain[2], fake_B)   # the pool starts with this fake
+    augmented, fake_B = cyclegan_seen_by_D_A("translation", real_B)
     assert len(augmented) == 3 and not torch.equal(augmented[1], real_B)
     offsets = [find_offset(original, shown, 2) for original, shown in zip(real_B, augmented[1])]
     assert len(set(offsets)) > 1, offsets
+    # the fakes too: in G's update and in D's, each shifted by its own offset
+    for shown_fakes in (augmented[0], augmented[2]):
+        offsets = [find_offset(original, shown, 2) for original, shown in zip(fake_B, shown_fakes)]
+        assert len(set(offsets)) > 1, offsets

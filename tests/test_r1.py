@@ -1,4 +1,6 @@
-"""--r1_gamma: the R1 penalty on the DCGAN discriminator's gradient at real images."""
+"""--r1_gamma: the R1 penalty on the discriminators' gradient at real images (DCGAN and CycleGAN)."""
+import math
+
 import pytest
 import torch
 
@@ -83,3 +85,42 @@ def test_r1_on_cyclegan_keeps_both_discriminators_flatter_at_their_real_images()
             steepness[gamma, D is model.D_A] = r1_penalty(D(seen).flatten(1).mean(1), seen).item()
     for side in (True, False):
         assert steepness[10.0, side] < 0.25 * steepness[0.0, side], steepness
+
+
+def r1_cyclegan_config(**options) -> Config:
+    from conftest import set_options
+    cfg = Config()
+    set_options(cfg, netG="resnet_6blocks", ngf=8, ndf=8, r1_gamma=1.0, **options)
+    return cfg
+
+
+def test_cyclegan_trains_with_both_aids_at_once():
+    """--d_augment translation with --r1_gamma: R1 is taken at the shifted real images D saw."""
+    from cyclegan.training.cyclegan_step import CycleGAN
+    model = CycleGAN(r1_cyclegan_config(precision="fp32", d_augment="translation"), torch.device("cpu"))
+    torch.manual_seed(0)
+    losses = model.train_step(torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1)
+    assert losses["R1_A"] > 0 and losses["R1_B"] > 0 and all(map(math.isfinite, losses.values())), losses
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="fp16 runs on a GPU only (the CPU refuses it already)")
+def test_r1_in_fp16_is_refused_in_one_line():
+    """The penalty's gradient would bypass fp16's loss scaler and round to 0."""
+    from cyclegan.errors import UserError
+    from cyclegan.training.cyclegan_step import CycleGAN
+    with pytest.raises(UserError, match="--r1_gamma trains in fp32 or bf16"):
+        CycleGAN(r1_cyclegan_config(precision="fp16"), torch.device("cuda"))
+
+
+def test_discriminators_that_need_double_backward_stay_eager_when_compiled(monkeypatch):
+    """Compiled modules do not support double backward: under --r1_gamma only the generators compile."""
+    from cyclegan.training import cyclegan_step
+    compiled = []
+    monkeypatch.setattr(cyclegan_step, "compile_module", lambda net: compiled.append(net) or net)
+    for gamma, expected in ((1.0, 2), (0.0, 4)):
+        compiled.clear()
+        cfg = r1_cyclegan_config(precision="fp32")
+        cfg.model.r1_gamma = gamma
+        model = cyclegan_step.CycleGAN(cfg, torch.device("cpu"))
+        model.compile_networks()
+        assert len(compiled) == expected and all(net in compiled for net in (model.G_A, model.G_B)), gamma

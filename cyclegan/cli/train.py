@@ -245,10 +245,10 @@ def describe_change(change) -> str:
     line = f"the translations changed the photos by {change.levels:.1f} of 255 levels on average"
     if change.levels < STILL_IDENTITY:
         return line + " (about the photo itself: see the warning above)"
-    line += f", {change.beyond_colour:.1f} of them beyond one colour map per photo"
+    line += f"; {change.beyond_colour:.1f} levels beyond one colour map per photo"
     if change.recolouring:
-        line += (" (a recolouring: shapes and textures are still the photo's; brushwork or other "
-                 "texture takes a longer --time, or a GPU)")
+        line += (" (a recolouring: shapes and textures are still the photo's; right for a change of colours, "
+                 "while brushwork or other texture takes a longer --time, or a GPU)")
     return line
 
 

@@ -75,6 +75,7 @@ def ssim(image: Image.Image, reference: Image.Image) -> float:
 # poster 23), FastCUT's smeared real-pair outputs at 15, and CycleGAN outputs that by eye are the
 # photo recoloured at 0.3-0.8 (poster, painterly, the real pair).
 RECOLOUR_ONLY = 1.5
+FIT_PIXELS = 2 ** 18          # pixels a picture is measured on, at most about
 
 
 def beyond_colour_map(photos: torch.Tensor, translations: torch.Tensor) -> torch.Tensor:
@@ -85,17 +86,21 @@ def beyond_colour_map(photos: torch.Tensor, translations: torch.Tensor) -> torch
     brightness, contrast: any 3 x 3 colour matrix plus an offset, fitted to each picture by least
     squares); brush strokes, flat poster colours, outlines, blur and moved shapes do not. So it tells
     a generator that only recolours from one that translates, where mean |G(x) - x| cannot."""
-    x = photos.double().flatten(2).transpose(1, 2)                    # N x P x 3
-    y = translations.double().flatten(2).transpose(1, 2)
+    # float64 on the CPU (an Apple GPU has no float64); a big picture is measured on a regular grid of
+    # about FIT_PIXELS of its pixels, which estimates the mean without a 12 MP float64 copy
+    stride = max(1, math.ceil(math.sqrt(photos.shape[-2] * photos.shape[-1] / FIT_PIXELS)))
+    grid = lambda images: images.detach()[..., ::stride, ::stride].to("cpu", torch.float64)
+    x = grid(photos).flatten(2).transpose(1, 2)                       # N x P x 3
+    y = grid(translations).flatten(2).transpose(1, 2)
     X = torch.cat([x, torch.ones_like(x[..., :1])], dim=2)            # N x P x 4
     # the normal equations with a tiny ridge: a flat picture (a rank-deficient fit) is solved too
-    gram = X.transpose(1, 2) @ X + 1e-6 * X.shape[1] * torch.eye(4, dtype=X.dtype, device=X.device)
+    gram = X.transpose(1, 2) @ X + 1e-6 * X.shape[1] * torch.eye(X.shape[2], dtype=X.dtype)
     colour_map = torch.linalg.solve(gram, X.transpose(1, 2) @ y)      # N x 4 x 3
     return (X @ colour_map - y).abs().mean(dim=(1, 2))
 
 
 def change_beyond_colour_map(photo: Image.Image, translation: Image.Image) -> float:
     """``beyond_colour_map`` of one translation, in levels of 255 (the photo is resized to it)."""
-    a, b = _pair(photo.convert("RGB").resize(translation.size, Image.Resampling.BILINEAR), translation)
+    a, b = _pair(photo.convert("RGB").resize(translation.size), translation)
     to_tensor = lambda array: torch.from_numpy(array).permute(2, 0, 1)[None]
     return float(beyond_colour_map(to_tensor(a), to_tensor(b))[0])

@@ -55,8 +55,9 @@ def training_option(default: Any, help: str, **keywords: Any):
 
 def d_augment_option():
     """--d_augment, for every model whose discriminator it steadies (each dataclass its own field)."""
-    return option("none", "randomly translate every image the discriminator sees, real and generated "
-                  "(DiffAugment; helps small domains; default none, as in the paper)", choices=D_AUGMENTATIONS)
+    return training_option("none", "randomly translate every image the discriminator sees, real and generated "
+                           "(DiffAugment; helps small domains; default none, as in the paper)",
+                           choices=D_AUGMENTATIONS)
 
 
 def r1_gamma_option():

@@ -111,6 +111,10 @@ class CycleGAN:
         t, m = cfg.train, cfg.model
         self.cfg, self.device, self.rank = cfg, device, rank
         self.precision = resolve_precision(t.precision, device)
+        if m.r1_gamma > 0 and self.precision.name == "fp16":
+            # the penalty's gradient is taken without the loss scaler, and fp16 would round it to 0
+            raise UserError(f"--r1_gamma trains in fp32 or bf16, and --precision {t.precision} runs fp16 on this "
+                            "device: add --precision fp32")
         # Seed once here so that the four networks' initial weights depend only on --seed.
         torch.manual_seed(t.seed)
         G_A, G_B = build_generators(cfg)
@@ -177,9 +181,12 @@ class CycleGAN:
         return {"G": self.optimizer_G, "D": self.optimizer_D}
 
     def compile_networks(self) -> None:
-        """torch.compile the four networks (weights, optimisers and saved keys are unchanged)."""
+        """torch.compile the four networks (weights, optimisers and saved keys are unchanged). The
+        discriminators stay eager when their loss differentiates a gradient (--r1_gamma, wgangp's
+        penalty): compiled modules do not support double backward."""
         self.generators.G_A, self.generators.G_B = compile_module(self.G_A), compile_module(self.G_B)
-        self.discriminators.D_A, self.discriminators.D_B = compile_module(self.D_A), compile_module(self.D_B)
+        if self.cfg.model.r1_gamma == 0 and self.cfg.train.gan_mode != "wgangp":
+            self.discriminators.D_A, self.discriminators.D_B = compile_module(self.D_A), compile_module(self.D_B)
 
     def distribute(self, device: torch.device, is_main: bool) -> None:
         """DistributedDataParallel over the generator pair and the discriminator pair (one forward
