@@ -114,9 +114,8 @@ def run_job(spec: dict) -> dict:
     from cyclegan.eval.score import evaluation_translator
     from cyclegan.compose.presets import plan_training
     from cyclegan.runfolder import RunFolder
-    from cyclegan.eval.collapse_watch import CollapseWatcher
+    from cyclegan.compose.run import collapse_guard
     from cyclegan.events import EventBus
-    from cyclegan.training import model_entry
     from cyclegan.training.loop import run_training
 
     torch.set_num_threads(spec["threads"])
@@ -128,7 +127,8 @@ def run_job(spec: dict) -> dict:
     else:
         strength, domain_A, domain_B = build_pair(spec)
         options.update(domainA=str(domain_A), domainB=str(domain_B), preprocess="crop", load_size=size)
-    options.update(crop_size=training_crop(options, size, spec["recipe"]), seed=spec["seed"], checkpoints_dir=str(out), name="run", num_threads=0,
+    options.update(crop_size=training_crop(options, size, spec["recipe"]), seed=spec["seed"], checkpoints_dir=str(out),
+                   name="run", num_threads=0,
                    progress=False, display="none", no_html=True, device="cpu", precision="fp32", compile="off",
                    print_freq=100, save_latest_freq=10 ** 9, save_epoch_freq=10 ** 9)
     if spec.get("steps"):
@@ -139,8 +139,7 @@ def run_job(spec: dict) -> dict:
     # The collapse guard, as cyclegan-train attaches it: G_change, G_beyond_colour and D_tells go in
     # the job's loss log.
     events = EventBus()
-    entry = model_entry(cfg.model.model)
-    events.subscribe(CollapseWatcher(events.announce, entry.directions, entry.judges, every=cfg.train.print_freq))
+    events.subscribe(collapse_guard(cfg, events.announce))
     result = run_training(cfg, events)
     if result.interrupted:
         raise UserError(f"{out}: training stopped at step {result.step}: no score")

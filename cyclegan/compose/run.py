@@ -45,6 +45,14 @@ def check_watch_options(cfg: Config) -> None:
             raise UserError(f"--{option} must be at least 1")
 
 
+def collapse_guard(cfg: Config, publish: Callable) -> CollapseWatcher | None:
+    """Is the generator translating, or handing its input back? (models that translate A -> B)"""
+    entry = model_entry(cfg.model.model)
+    if "AtoB" not in entry.directions:
+        return None
+    return CollapseWatcher(publish, entry.directions, entry.judges, every=cfg.train.print_freq)
+
+
 def default_watchers(cfg: Config, publish: Callable) -> list:
     """The watchers of a run, in the order they hear each event. ``publish`` is the run's bus,
     for watchers that announce what they measure (KID)."""
@@ -52,8 +60,9 @@ def default_watchers(cfg: Config, publish: Callable) -> list:
     entry = model_entry(cfg.model.model)
     t = cfg.train
     watchers = [DECLARED_WATCHERS[name]() for name in entry.watchers]
-    if "AtoB" in entry.directions:   # is the generator translating, or handing its input back?
-        watchers.append(CollapseWatcher(publish, entry.directions, entry.judges, every=t.print_freq))
+    guard = collapse_guard(cfg, publish)
+    if guard is not None:
+        watchers.append(guard)
     if t.eval_freq > 0:
         watchers.append(KIDWatcher(t.eval_freq, publish, entry.directions))
     if not t.no_html:
