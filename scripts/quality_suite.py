@@ -20,7 +20,8 @@ the pair's test photos:
     python scripts/quality_suite.py --define 'small=fast,crop_size=32' --recipes fast,small --size 64 ...
 
 Prints one markdown table (mean ± sd over seeds) and writes a picture strip per pair and seed
-under WORK_DIR/strips/ (rows: test photos; columns: photo, each recipe, truth). A job whose
+under WORK_DIR/strips/, named PAIR-sSEED-SIZE-RECIPES.png (rows: test photos; columns: photo, each
+recipe in the order of --recipes, truth), and the scores to WORK_DIR/scores.json. A job whose
 result is already in WORK_DIR is not run again, so an interrupted suite continues.
 """
 from __future__ import annotations
@@ -234,6 +235,12 @@ def score_known(record: dict, dir_: Path) -> dict:
             "beyond_colour_truth": a[:, 6].mean()}
 
 
+def strip_name(pair: str, seed: int, size: int, recipes: list[str]) -> str:
+    """Named after its columns too, so a later command on the same work dir with other recipes adds
+    its strips beside the earlier ones instead of replacing them."""
+    return f"{pair}-s{seed}-{size}-{'-'.join(recipes)}.png"
+
+
 def strip(columns: list[list[Image.Image]], path: Path, rows: int = 4) -> None:
     from cyclegan.report.test_split import save_strip
     save_strip([[column[i] for column in columns] for i in range(min(rows, len(columns[0])))], path)
@@ -282,7 +289,7 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
             columns += [[load_rgb(Path(by_key[(pair, seed, r)]["dir"]) / "translations" / (Path(n).stem + ".png"))
                          for n in names] for r in recipes]
             columns.append([load_rgb(Path(record["truths"]) / n) for n in names])
-            strip(columns, work / "strips" / f"{pair}-s{seed}-{args.size}.png")
+            strip(columns, work / "strips" / strip_name(pair, seed, args.size, recipes))
     if beyond_lines:
         lines += ["", f"change beyond one colour map per photo, levels of 255 (below {RECOLOUR_ONLY:g}: a recolouring; "
                   "the truth's: what the pair needs)",
@@ -315,9 +322,12 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
         for seed in seeds:
             columns = [photos] + [[load_rgb(Path(by_key[(REAL, seed, r)]["dir"]) / "translations" / f"{p.stem}.png")
                                    for p in test_photos] for r in recipes]
-            strip(columns, work / "strips" / f"real-s{seed}-{args.size}.png", rows=len(photos))
-    (work / "scores.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in scores.items()}, indent=1,
-                                                 default=float))
+            strip(columns, work / "strips" / strip_name(REAL, seed, args.size, recipes), rows=len(photos))
+    # A work dir is reused across commands: keep the scores of recipes this command did not run.
+    scores_path = work / "scores.json"
+    kept = json.loads(scores_path.read_text()) if scores_path.exists() else {}
+    scores_path.write_text(json.dumps({**kept, **{f"{k[0]}/{k[1]}": v for k, v in scores.items()}}, indent=1,
+                                      default=float))
     return "\n".join(lines)
 
 

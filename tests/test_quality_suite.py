@@ -169,7 +169,7 @@ def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
     table = out.stdout
     assert "| invert | tone |" in table and "| untranslated photo |" in table and "| tinycolour |" in table
     assert "| pair | truth | tiny | tinycolour |" in table and "beyond a colour map (levels)" in table
-    for name in ("invert-s0-32.png", "real-s0-32.png"):
+    for name in ("invert-s0-32-tiny-tinycolour.png", "real-s0-32-tiny-tinycolour.png"):
         strip = Image.open(tmp_path / "strips" / name)
         assert strip.width > 3 * 128                        # photo, two recipes (, truth)
     scores = json.loads((tmp_path / "scores.json").read_text())
@@ -178,6 +178,13 @@ def test_the_suite_runs_end_to_end_on_tiny_settings(tmp_path, real_folder):
     job = tmp_path / "jobs" / "invert-s0-tinycolour"
     assert json.loads((job / "run" / "config.json").read_text())["data"]["crop_size"] == 24
     assert {Image.open(p).size for p in (job / "translations").glob("*.png")} == {(32, 32)}
+    # the same work dir with fewer recipes: its jobs are reused, and the wider report stays beside it
+    again = subprocess.run([*out.args[:out.args.index("--recipes")], "--recipes", "tiny", "--work-dir", str(tmp_path)],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "strips" / "invert-s0-32-tiny.png").exists()
+    assert (tmp_path / "strips" / "invert-s0-32-tiny-tinycolour.png").exists()
+    assert "invert/tinycolour" in json.loads((tmp_path / "scores.json").read_text())
     # the collapse guard measured the jobs as it does cyclegan-train's runs
     logged = [json.loads(line) for line in (job / "run" / "loss_log.jsonl").read_text().splitlines()]
     assert any("G_change" in record for record in logged), logged[-1]
