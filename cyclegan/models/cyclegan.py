@@ -34,10 +34,6 @@ class CycleGANOptions(TranslatorOptions):
         1, "compare the cycle's reconstruction with the photo after averaging K x K pixels (default 1 = every "
         "pixel, the paper): fine texture may then change without having to be reconstructed, the scene must "
         "still be", low=1, high=64, note="1 compares every pixel, as the paper does")
-    lambda_texture: float = training_option(
-        0.0, "texture loss weight: each generator's outputs are pulled toward the other domain's texture "
-        "statistics (Gram matrices of a fixed random network; default 0 = the paper)", low=0,
-        note="0 turns the texture loss off")
     # What steadies a discriminator that wins outright (both off, as in the paper): the same
     # options as the DCGAN's, applied to D_A and D_B.
     d_augment: str = d_augment_option()

@@ -20,7 +20,6 @@ from ..errors import UserError
 from .losses import GANLoss, cycle_l1, gradient_penalty, r1_penalty
 from ..nets import create_discriminator, create_generator, init_weights, set_requires_grad
 from .pool import ImagePool
-from .texture import RandomTextureFeatures, texture_distance
 from ..precision import resolve_precision
 from .colour_fit import fit_colour_maps, sample_pixels, set_colour_path
 from .compile import compile_module
@@ -30,7 +29,6 @@ from .ema import WeightAverage
 from .optim import make_adam, set_learning_rate
 
 LOSS_NAMES = ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B")
-TEXTURE_NAMES = ("tex_A", "tex_B")   # under --lambda_texture: G_A's and G_B's texture loss, weighted
 R1_NAMES = ("R1_A", "R1_B")   # under --r1_gamma: D_A's and D_B's mean squared gradient at real images, before gamma/2
 
 
@@ -129,7 +127,6 @@ class CycleGAN:
         self.run_generators: nn.Module = self.generators
         self.run_discriminators: nn.Module = self.discriminators
         self.criterion_gan = GANLoss(t.gan_mode)
-        self.texture = RandomTextureFeatures().to(device) if m.lambda_texture > 0 else None
         betas = (t.beta1, t.beta2)
         self.optimizer_G = make_adam(itertools.chain(self.G_A.parameters(), self.G_B.parameters()), t.lr, betas, device)
         self.optimizer_D = make_adam(itertools.chain(self.D_A.parameters(), self.D_B.parameters()), t.lr, betas, device)
@@ -261,9 +258,6 @@ class CycleGAN:
         losses["G_B"] = self.criterion_gan(score_fake_A.float(), True)
         losses["cycle_A"] = cycle_l1(rec_A, real_A, m.cycle_lowpass) * m.lambda_A * self.cycle_scale
         losses["cycle_B"] = cycle_l1(rec_B, real_B, m.cycle_lowpass) * m.lambda_B * self.cycle_scale
-        if self.texture is not None:
-            losses["tex_A"] = texture_distance(self.texture, fake_B, real_B) * m.lambda_texture
-            losses["tex_B"] = texture_distance(self.texture, fake_A, real_A) * m.lambda_texture
         self.scaler_G.scale(sum(losses.values())).backward()
         self.scaler_G.step(self.optimizer_G)
         self.scaler_G.update()
@@ -299,8 +293,7 @@ class CycleGAN:
         self.visuals = Visuals(real_A.detach(), fake_B.detach(), rec_A.detach(),
                                None if idt_B is None else idt_B.detach(), real_B.detach(),
                                fake_A.detach(), rec_B.detach(), None if idt_A is None else idt_A.detach())
-        return {name: float(losses[name].detach()) for name in LOSS_NAMES + TEXTURE_NAMES + R1_NAMES
-                if name in losses}
+        return {name: float(losses[name].detach()) for name in LOSS_NAMES + R1_NAMES if name in losses}
 
     def _discriminator_loss(self, D: nn.Module, score_real: Tensor, score_fake: Tensor,
                             real: Tensor, fake: Tensor) -> Tensor:
