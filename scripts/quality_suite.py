@@ -252,6 +252,7 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
     from cyclegan.data.known_pairs import KNOWN_PAIRS
     from cyclegan.eval.real_pair import fit_judge, resize_short, score_real
     from cyclegan.metrics import RECOLOUR_ONLY, change_beyond_colour_map
+    from cyclegan.checkpoint import atomic_write_bytes
     work = Path(args.work_dir)
     by_key = {(s["pair"], s["seed"], s["recipe"]): s for s in specs}
     pairs = list(dict.fromkeys(s["pair"] for s in specs))
@@ -326,8 +327,9 @@ def report(specs: list[dict], recipes: list[str], args) -> str:
     # A work dir is reused across commands: keep the scores of recipes this command did not run.
     scores_path = work / "scores.json"
     kept = json.loads(scores_path.read_text()) if scores_path.exists() else {}
-    scores_path.write_text(json.dumps({**kept, **{f"{k[0]}/{k[1]}": v for k, v in scores.items()}}, indent=1,
-                                      default=float))
+    merged = {**kept, **{f"{k[0]}/{k[1]}": v for k, v in scores.items()}}
+    # written whole or not at all: the next command reads it back to merge
+    atomic_write_bytes(scores_path, json.dumps(merged, indent=1, default=float).encode())
     return "\n".join(lines)
 
 
