@@ -143,17 +143,11 @@ def create_cut_generator(n_blocks: int, *, input_nc: int = 3, output_nc: int = 3
                                     antialias, antialias_up)
 
 
-def feature_layers(generator: nn.Module) -> nn.Sequential:
-    """The layers whose outputs PatchNCE indexes: a ResNet generator's own, or, for a generator
-    that adds a learned change to its input (``--netG skip_resnet_*``), the change network's."""
-    return generator.change.model if hasattr(generator, "combine") else generator.model
-
-
 def encoder_features(generator: nn.Module, x: Tensor, layers: list[int]) -> list[Tensor]:
     """The outputs of ``generator.model[i]`` for each i in ``layers`` (sorted), stopping after the
     last one: the encoder features PatchNCE compares. Works for every ResNet generator here."""
     feats, last = [], max(layers)
-    for index, layer in enumerate(feature_layers(generator)):
+    for index, layer in enumerate(generator.model):
         x = layer(x)
         if index in layers:
             feats.append(x)
@@ -165,12 +159,12 @@ def encoder_features(generator: nn.Module, x: Tensor, layers: list[int]) -> list
 def run_keeping_features(generator: nn.Module, x: Tensor, layers: list[int]) -> tuple[Tensor, list[Tensor]]:
     """``generator(x)``, and the outputs of ``generator.model[i]`` for each i in ``layers`` on the
     way, detached: the encoder features of x that ``encoder_features`` would compute again."""
-    feats, y = [], x
-    for index, layer in enumerate(feature_layers(generator)):
-        y = layer(y)
+    feats = []
+    for index, layer in enumerate(generator.model):
+        x = layer(x)
         if index in layers:
-            feats.append(y.detach())
-    return (generator.combine(x, y) if hasattr(generator, "combine") else y), feats
+            feats.append(x.detach())
+    return x, feats
 
 
 class AntialiasNLayerDiscriminator(nn.Module):

@@ -131,12 +131,8 @@ class SkipResnetGenerator(nn.Module):
         self.change = ResnetGenerator(input_nc, output_nc, ngf, n_blocks, norm, use_dropout, upsample,
                                       output_layer=ZeroInitConv2d, tanh=False)   # out x H x W
 
-    def combine(self, x: Tensor, change: Tensor) -> Tensor:
-        """The output from the input and ``change(x)`` (CUT runs ``change`` layer by layer for PatchNCE)."""
-        return (x + change).clamp(-1.0, 1.0)                                # out x H x W, in [-1, 1]
-
     def forward(self, x: Tensor) -> Tensor:
-        return self.combine(x, self.change(x))
+        return (x + self.change(x)).clamp(-1.0, 1.0)                        # out x H x W, in [-1, 1]
 
 
 class ColourSkipResnetGenerator(SkipResnetGenerator):
@@ -169,5 +165,5 @@ class ColourSkipResnetGenerator(SkipResnetGenerator):
         """The per-pixel part of the output: what the generator gives while ``change`` is zero."""
         return x + self.colour(x) if self.keeps_input else self.colour(x)   # out x H x W
 
-    def combine(self, x: Tensor, change: Tensor) -> Tensor:
-        return (self.colour_map(x) + change).clamp(-1.0, 1.0)               # out x H x W, in [-1, 1]
+    def forward(self, x: Tensor) -> Tensor:
+        return (self.colour_map(x) + self.change(x)).clamp(-1.0, 1.0)       # out x H x W, in [-1, 1]

@@ -22,8 +22,8 @@ from ..checkpoint import bare_state_dict, unwrap
 from ..config import Config
 from ..errors import UserError
 from .losses import GANLoss, patch_nce_loss
-from ..nets import create_generator, init_weights, set_requires_grad
-from ..nets.cut import PatchSampleF, feature_layers, create_cut_discriminator, create_cut_generator, encoder_features, \
+from ..nets import init_weights, set_requires_grad
+from ..nets.cut import PatchSampleF, create_cut_discriminator, create_cut_generator, encoder_features, \
     run_keeping_features
 from ..precision import resolve_precision
 from .distributed import ddp_wrapper
@@ -31,7 +31,6 @@ from .optim import make_adam, set_learning_rate
 
 LOSS_NAMES = ("D_real", "D_fake", "G_GAN", "NCE", "NCE_Y", "G")   # the public code's names
 CUT_GENERATORS = {"resnet_9blocks": 9, "resnet_6blocks": 6}
-SKIP_GENERATORS = ("skip_resnet_6blocks", "colour_skip_resnet_6blocks")   # start as the identity
 NETF_CHOICES = ("mlp_sample", "sample")
 
 
@@ -47,11 +46,8 @@ def parse_nce_layers(text: str) -> list[int]:
 
 def build_generator(cfg: Config) -> nn.Module:
     m = cfg.model
-    if m.netG in SKIP_GENERATORS:
-        return create_generator(m.netG, input_nc=m.input_nc, output_nc=m.output_nc, ngf=m.ngf, norm=m.norm,
-                                use_dropout=m.use_dropout, upsample=m.upsample)
     if m.netG not in CUT_GENERATORS:
-        raise UserError(f"--model {m.model} trains --netG {' or '.join((*CUT_GENERATORS, *SKIP_GENERATORS))}, not {m.netG}")
+        raise UserError(f"--model {m.model} trains --netG {' or '.join(CUT_GENERATORS)}, not {m.netG}")
     return create_cut_generator(CUT_GENERATORS[m.netG], input_nc=m.input_nc, output_nc=m.output_nc, ngf=m.ngf,
                                 norm=m.norm, use_dropout=m.use_dropout, antialias=not m.no_antialias,
                                 antialias_up=not m.no_antialias_up)
@@ -128,8 +124,8 @@ class CUT:
         check_settings(cfg)
         torch.manual_seed(t.seed)   # the initial weights depend only on --seed
         G = build_generator(cfg)
-        if self.layers[-1] >= len(feature_layers(G)):
-            raise UserError(f"--nce_layers {m.nce_layers}: this generator has layers 0 to {len(feature_layers(G)) - 1}")
+        if self.layers[-1] >= len(G.model):
+            raise UserError(f"--nce_layers {m.nce_layers}: this generator has layers 0 to {len(G.model) - 1}")
         D = create_cut_discriminator(m.netD, input_nc=m.output_nc, ndf=m.ndf, n_layers=m.n_layers_D,
                                      norm=m.discriminator_norm, antialias=not m.no_antialias)
         for net in (G, D):
