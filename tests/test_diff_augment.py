@@ -5,7 +5,7 @@ import torch
 from cyclegan.models import use_model
 from cyclegan.config import Config
 from cyclegan.training.dcgan_step import DCGAN
-from cyclegan.training.diff_augment import discriminator_augment, translate
+from cyclegan.training.diff_augment import cutout, discriminator_augment, translate
 
 
 def find_offset(original: torch.Tensor, shifted: torch.Tensor, max_shift: int) -> tuple[int, int]:
@@ -40,6 +40,32 @@ def test_a_plain_background_stays_plain_and_gradients_pass_through():
     shifted.sum().backward()
     # every output pixel comes from exactly one input pixel
     assert images.grad.sum().item() == pytest.approx(shifted.numel())
+
+
+def test_cutout_blanks_one_square_per_image_and_keeps_the_rest():
+    torch.manual_seed(0)
+    images = (torch.rand(64, 3, 32, 32) + 0.5).requires_grad_(True)  # no pixel is 0 before cutout
+    out = cutout(images, 16)
+    blank = (out == 0).all(dim=1)                                      # N x h x w
+    kept = ~blank
+    assert torch.equal(out[kept.unsqueeze(1).expand_as(out)], images[kept.unsqueeze(1).expand_as(out)])
+    for mask in blank:   # one axis-aligned square of side 17, clipped at the borders
+        rows, cols = mask.any(dim=1).nonzero().flatten(), mask.any(dim=0).nonzero().flatten()
+        assert mask.sum() == len(rows) * len(cols) and 9 <= len(rows) <= 17 and 9 <= len(cols) <= 17
+        assert rows.diff().eq(1).all() and cols.diff().eq(1).all()
+    assert len({tuple(m.nonzero()[0].tolist()) for m in blank}) > 20  # a place of its own per image
+    out.sum().backward()
+    assert torch.equal(images.grad[:, 0], kept.float())               # blanked pixels get no gradient
+    assert torch.equal(cutout(images, 0), images)
+
+
+def test_translation_cutout_shifts_then_blanks():
+    torch.manual_seed(1)
+    images = torch.rand(16, 3, 32, 32) + 0.5
+    out = discriminator_augment("translation_cutout", images)
+    blank = (out == 0).all(dim=1)
+    assert (blank.sum(dim=(1, 2)) >= 81).all()
+    assert not torch.equal(out[~blank.unsqueeze(1).expand_as(out)], images[~blank.unsqueeze(1).expand_as(out)])
 
 
 def test_dcgan_discriminator_sees_translated_images_only_when_asked():

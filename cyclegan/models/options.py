@@ -32,7 +32,7 @@ class Rule:
 FRACTION = dict(low=0, high=1, high_open=True)   # a share: 0 <= v < 1
 # --norm choices: cyclegan/nets/norms.py NORMS, which this layer may not import (a test keeps them equal)
 NORM_CHOICES = ("instance", "batch", "syncbatch", "pixel", "none")
-D_AUGMENTATIONS = ("none", "translation")  # --d_augment choices (cyclegan/training/diff_augment.py)
+D_AUGMENTATIONS = ("none", "translation", "translation_cutout")  # --d_augment choices (cyclegan/training/diff_augment.py)
 
 
 def option(default: Any, help: str, *, choices: Sequence[str] | None = None, yes_no: bool = False,
@@ -56,7 +56,8 @@ def training_option(default: Any, help: str, **keywords: Any):
 def d_augment_option():
     """--d_augment, for every model whose discriminator it steadies (each dataclass its own field)."""
     return training_option("none", "randomly translate every image the discriminator sees, real and generated "
-                           "(DiffAugment; helps small domains; default none, as in the paper)",
+                           "(DiffAugment; helps small domains; translation_cutout also blanks a random square of "
+                           "half the side; default none, as in the paper)",
                            choices=D_AUGMENTATIONS)
 
 

@@ -32,6 +32,20 @@ def translate(images: Tensor, max_shift: int) -> Tensor:
     return shifted_rows.gather(3, cols)                                     # N x C x h x w
 
 
+def cutout(images: Tensor, size: int) -> Tensor:
+    """Blank (set to 0, mid-grey) a size x size square at a random place in each image, clipped at
+    the borders: D cannot recognise a memorised image by any one part of it."""
+    if size <= 0:
+        return images
+    n, _, h, w = images.shape
+    cy = torch.randint(0, h, (n, 1, 1, 1), device=images.device)
+    cx = torch.randint(0, w, (n, 1, 1, 1), device=images.device)
+    rows = torch.arange(h, device=images.device).view(1, 1, h, 1)
+    cols = torch.arange(w, device=images.device).view(1, 1, 1, w)
+    inside = ((rows - cy).abs() <= size // 2) & ((cols - cx).abs() <= size // 2)   # N x 1 x h x w
+    return images * (~inside).to(images.dtype)
+
+
 def discriminator_augment(name: str, images: Tensor) -> Tensor:
     """Apply ``--d_augment NAME`` to a batch the discriminator is about to see."""
     if name == "none":
@@ -39,4 +53,7 @@ def discriminator_augment(name: str, images: Tensor) -> Tensor:
     if name == "translation":
         # 1/16 of the side: 2 px at 32x32, 4 at 64x64 (measured on the digits benchmark).
         return translate(images, images.shape[-1] // 16)
+    if name == "translation_cutout":
+        # DiffAugment's cutout: a square of half the side
+        return cutout(translate(images, images.shape[-1] // 16), images.shape[-1] // 2)
     raise ValueError(f"unknown discriminator augmentation {name!r}; choose from {D_AUGMENTATIONS}")
