@@ -55,6 +55,10 @@ RECIPES: dict[str, dict[str, Any]] = {
         # without that lever. The discriminators keep instance norm: with it they teach texture
         # faster (painterly +1.7 dB over pixel norm in both, in 3 minutes)
         "norm": "pixel", "norm_D": "instance",
+        # the discriminators see every image shifted and with a random half-side square blanked
+        # (DiffAugment): on a few dozen images a bare D memorises them, wins outright (its loss
+        # 0.000) and the generators drift; with it, 15 minutes beat 3 instead of losing to them
+        "d_augment": "translation_cutout",
         "ngf": 16, "ndf": 16,            # small enough for thousands of steps on a CPU
         "ema": 0.999,                    # save and translate an average of the generators' weights
         "lr": 5e-4,
