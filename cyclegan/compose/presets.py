@@ -57,7 +57,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "norm": "pixel", "norm_D": "instance",
         # the discriminators see every image shifted and with a random half-side square blanked
         # (DiffAugment): on a few dozen images a bare D memorises them, wins outright (its loss
-        # 0.000) and the generators drift; with it, 15 minutes beat 3 instead of losing to them
+        # 0.000) and the generators drift; with it, 15 minutes at 64 px gain 2-4 dB on three of
+        # four pairs (a little less in 3 minutes on texture, more on colour; docs/BENCHMARKS.md)
         "d_augment": "translation_cutout",
         "ngf": 16, "ndf": 16,            # small enough for thousands of steps on a CPU
         "ema": 0.999,                    # save and translate an average of the generators' weights

@@ -33,8 +33,9 @@ def translate(images: Tensor, max_shift: int) -> Tensor:
 
 
 def cutout(images: Tensor, size: int) -> Tensor:
-    """Blank (set to 0, mid-grey) a size x size square at a random place in each image, clipped at
-    the borders: D cannot recognise a memorised image by any one part of it."""
+    """Blank (set to 0, mid-grey) a square reaching size // 2 pixels either side of a random centre
+    in each image (side 2 * (size // 2) + 1), clipped at the borders: D cannot recognise a
+    memorised image by any one part of it."""
     if size <= 0:
         return images
     n, _, h, w = images.shape
