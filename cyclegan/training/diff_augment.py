@@ -51,10 +51,11 @@ def discriminator_augment(name: str, images: Tensor) -> Tensor:
     """Apply ``--d_augment NAME`` to a batch the discriminator is about to see."""
     if name == "none":
         return images
+    side = images.shape[-1]
     if name == "translation":
         # 1/16 of the side: 2 px at 32x32, 4 at 64x64 (measured on the digits benchmark).
-        return translate(images, images.shape[-1] // 16)
+        return translate(images, side // 16)
     if name == "translation_cutout":
         # DiffAugment's cutout: a square of half the side
-        return cutout(translate(images, images.shape[-1] // 16), images.shape[-1] // 2)
+        return cutout(translate(images, side // 16), side // 2)
     raise ValueError(f"unknown discriminator augmentation {name!r}; choose from {D_AUGMENTATIONS}")
